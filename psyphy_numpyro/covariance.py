@@ -58,6 +58,10 @@ def mahalanobis(
     """
     d = delta.shape[-1]
     cov = cov + diag_term * jnp.eye(d, dtype=cov.dtype)
-    cov = jnp.broadcast_to(cov, delta.shape[:-1] + (d, d))
-    sol = jnp.linalg.solve(cov, delta[..., None])[..., 0]
+    if cov.ndim == 2:  # one covariance for every delta: a single solve
+        flat = delta.reshape(-1, d)
+        sol = jnp.linalg.solve(cov, flat.T).T.reshape(delta.shape)
+    else:
+        cov = jnp.broadcast_to(cov, delta.shape[:-1] + (d, d))
+        sol = jnp.linalg.solve(cov, delta[..., None])[..., 0]
     return jnp.sqrt(jnp.sum(delta * sol, axis=-1))
