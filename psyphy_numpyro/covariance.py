@@ -7,6 +7,15 @@ The MVP model has one covariance for the whole stimulus space,
 and the discriminability of a reference ``r`` and a probe ``p`` is the
 Mahalanobis length of ``p - r`` under :math:`\Sigma + \epsilon I`.
 
+The full WPPM lets the covariance vary over the stimulus space through a
+rectangular square root built on the Chebyshev basis of :mod:`.basis`,
+
+.. math:: U(x) = \sum_{ij} W_{ij}\, \phi_{ij}(x), \qquad
+          \Sigma(x) = U(x) U(x)^T + \epsilon I,
+
+with ``W`` in psyphy 0.0.5's layout ``(degree + 1,) * input_dim +
+(input_dim, embedding_dim)``.
+
 References
 ----------
 Hong, F. et al. (2025). Comprehensive characterization of human color
@@ -17,7 +26,15 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["diagonal_covariance", "mahalanobis"]
+from psyphy_numpyro.basis import basis_functions
+
+__all__ = [
+    "covariance_from_sqrt",
+    "diagonal_covariance",
+    "mahalanobis",
+    "wishart_covariance",
+    "wishart_sqrt",
+]
 
 
 def diagonal_covariance(log_diag: jnp.ndarray) -> jnp.ndarray:
@@ -65,3 +82,91 @@ def mahalanobis(
         cov = jnp.broadcast_to(cov, delta.shape[:-1] + (d, d))
         sol = jnp.linalg.solve(cov, delta[..., None])[..., 0]
     return jnp.sqrt(jnp.sum(delta * sol, axis=-1))
+
+
+def _check_weights(W: jnp.ndarray, input_dim: int, degree: int) -> None:
+    expected = (degree + 1,) * input_dim + (input_dim,)
+    if W.ndim != input_dim + 2 or W.shape[: input_dim + 1] != expected:
+        raise ValueError(
+            f"W must have shape {expected + ('embedding_dim',)} for input_dim="
+            f"{input_dim} and degree={degree}, got {tuple(W.shape)}; check that "
+            "degree matches the prior and x has shape (..., input_dim)."
+        )
+
+
+def wishart_sqrt(W: jnp.ndarray, x: jnp.ndarray, degree: int) -> jnp.ndarray:
+    r"""Square root :math:`U(x) = \sum_{ij} W_{ij} \phi_{ij}(x)` of the WPPM.
+
+    Parameters
+    ----------
+    W
+        Weights, shape ``(degree + 1,) * input_dim + (input_dim,
+        embedding_dim)`` (psyphy 0.0.5's ``params["W"]``).
+    x
+        Stimuli in :math:`[-1, 1]^{input\_dim}`, shape ``(..., input_dim)``.
+    degree
+        Chebyshev degree per dimension (static Python int).
+
+    Returns
+    -------
+    jnp.ndarray
+        ``U(x)``, shape ``(..., input_dim, embedding_dim)``.
+    """
+    x = jnp.asarray(x)
+    input_dim = x.shape[-1]
+    phi = basis_functions(x, degree)  # validates input_dim and degree
+    _check_weights(W, input_dim, degree)
+    idx = "ijk"[:input_dim]
+    return jnp.einsum(f"...{idx},{idx}de->...de", phi, W)
+
+
+def covariance_from_sqrt(U: jnp.ndarray, diag_term: float) -> jnp.ndarray:
+    r"""Covariance :math:`U U^T + \epsilon I` from a rectangular square root.
+
+    Parameters
+    ----------
+    U
+        Square roots, shape ``(..., input_dim, embedding_dim)``.
+    diag_term
+        The :math:`\epsilon` added to the diagonal.
+
+    Returns
+    -------
+    jnp.ndarray
+        Covariances, shape ``(..., input_dim, input_dim)``.
+    """
+    d = U.shape[-2]
+    return jnp.einsum("...de,...fe->...df", U, U) + diag_term * jnp.eye(
+        d, dtype=U.dtype
+    )
+
+
+def wishart_covariance(
+    W: jnp.ndarray, x: jnp.ndarray, degree: int, diag_term: float
+) -> jnp.ndarray:
+    r"""WPPM covariance field :math:`\Sigma(x) = U(x) U(x)^T + \epsilon I`.
+
+    Parameters
+    ----------
+    W
+        Weights, shape ``(degree + 1,) * input_dim + (input_dim,
+        embedding_dim)``.
+    x
+        Stimuli in :math:`[-1, 1]^{input\_dim}`, shape ``(..., input_dim)``.
+    degree
+        Chebyshev degree per dimension (static Python int).
+    diag_term
+        The :math:`\epsilon` added to the diagonal (psyphy's ``diag_term``).
+
+    Returns
+    -------
+    jnp.ndarray
+        Covariances, shape ``(..., input_dim, input_dim)``.
+
+    Examples
+    --------
+    >>> W = jnp.zeros((5, 5, 2, 3)).at[0, 0].set(jnp.eye(2, 3))
+    >>> wishart_covariance(W, jnp.zeros((7, 2)), 4, 0.0).shape
+    (7, 2, 2)
+    """
+    return covariance_from_sqrt(wishart_sqrt(W, x, degree), diag_term)

@@ -1,0 +1,52 @@
+"""psyphy_numpyro: the Wishart Process Psychophysical Model as a NumPyro program."""
+
+from .convert import GROUPS, to_inference_data
+from .covariance import diagonal_covariance, mahalanobis
+from .data import ResponseData, TrialData, Trials, as_trials
+from .map import MAPOptimizer, MAPPosterior, MAPResult, fit_map
+from .mcmc import NUTSPosterior, NUTSSampler, run_nuts
+from .model import WPPM, wppm_model
+from .noise import GaussianNoise
+from .plots import plot_learning_curve, plot_thresholds
+from .priors import Prior
+from .readouts import Contour, ContourBand, contour_band, threshold_contour
+from .simulate import probes_around, simulate_responses, simulate_trials
+from .tasks import OddityTask, TwoAFC
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # psyphy's interface
+    "WPPM",
+    "Prior",
+    "OddityTask",
+    "TwoAFC",
+    "GaussianNoise",
+    "ResponseData",
+    "TrialData",
+    "MAPOptimizer",
+    "MAPPosterior",
+    "NUTSSampler",
+    "NUTSPosterior",
+    # functional core
+    "wppm_model",
+    "fit_map",
+    "MAPResult",
+    "run_nuts",
+    "to_inference_data",
+    "GROUPS",
+    "Trials",
+    "as_trials",
+    "diagonal_covariance",
+    "mahalanobis",
+    # simulation, readouts, plots
+    "probes_around",
+    "simulate_responses",
+    "simulate_trials",
+    "threshold_contour",
+    "contour_band",
+    "Contour",
+    "ContourBand",
+    "plot_thresholds",
+    "plot_learning_curve",
+]

@@ -1,0 +1,116 @@
+"""Command line: ``psyphy-numpyro demo`` runs the seed example end to end."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main", "run_demo"]
+
+
+def run_demo(
+    *,
+    trials: int = 400,
+    steps: int = 1000,
+    seed: int = 0,
+    out: str | Path = "demo_output",
+    num_warmup: int = 500,
+    num_samples: int = 1000,
+    num_chains: int = 4,
+    progress: bool = True,
+) -> dict:
+    """Simulate the seed's experiment, fit it by MAP and NUTS, and write the results.
+
+    Returns
+    -------
+    dict
+        ``idata``, ``map`` (posterior), ``nuts`` (posterior) and ``files`` written.
+    """
+    import arviz as az
+    import jax
+    import jax.numpy as jnp
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import (
+        GaussianNoise, MAPOptimizer, NUTSSampler, OddityTask, Prior, WPPM,
+        contour_band, plot_learning_curve, plot_thresholds, simulate_trials,
+        threshold_contour,
+    )
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = WPPM(input_dim=2, prior=Prior.default(2, scale=0.5),
+                 task=OddityTask(slope=1.5), noise=GaussianNoise(sigma=1.0))
+    truth = {"log_diag": jnp.log(jnp.array([0.9, 0.01]))}
+    data = simulate_trials(jax.random.PRNGKey(seed), model, truth, trials)
+    trials_ = model.trials(data)
+    print(f"Simulated {trials} oddity trials around (0, 0); true log_diag = "
+          f"{[round(float(v), 3) for v in truth['log_diag']]}")
+
+    init = model.init_params(jax.random.PRNGKey(42))
+    optimizer = MAPOptimizer(steps=steps, learning_rate=2e-2, momentum=0.9,
+                             track_history=True, log_every=10, show_progress=progress)
+    map_fit = optimizer.fit(model, data, init_params=init)
+    print(f"MAP log_diag = {[round(float(v), 3) for v in map_fit.params['log_diag']]}")
+
+    sampler = NUTSSampler(num_warmup=num_warmup, num_samples=num_samples,
+                          num_chains=num_chains, seed=seed, progress_bar=progress)
+    nuts = sampler.fit(model, data, init_params=map_fit)
+    idata = nuts.to_inference_data()
+    print(az.summary(idata, var_names=["log_diag"], hdi_prob=0.9).to_string())
+    print(f"Divergent transitions after warm-up: {nuts.num_divergences}")
+
+    files = {"idata": out / "posterior.nc"}
+    idata.to_netcdf(str(files["idata"]))
+
+    posterior = threshold_contour(model, nuts.samples)
+    contours = {name: threshold_contour(model, p) for name, p in
+                [("true", truth), ("initial", init), ("MAP", map_fit.params)]}
+    ax = plot_thresholds(trials_, contours, contour_band(posterior, 0.9))
+    ax.set_title(f"Threshold contours at p(correct) = {posterior.criterion:.3f}")
+    files["thresholds"] = out / "thresholds.png"
+    ax.figure.savefig(files["thresholds"], dpi=120, bbox_inches="tight")
+
+    ax = plot_learning_curve(*optimizer.get_history())
+    files["learning_curve"] = out / "learning_curve.png"
+    ax.figure.savefig(files["learning_curve"], dpi=120, bbox_inches="tight")
+
+    axes = az.plot_trace(idata, var_names=["log_diag"])
+    files["trace"] = out / "trace.png"
+    axes.ravel()[0].figure.savefig(files["trace"], dpi=100, bbox_inches="tight")
+    plt.close("all")
+    for name, path in files.items():
+        print(f"wrote {name}: {path}")
+    return {"idata": idata, "map": map_fit, "nuts": nuts, "files": files}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``psyphy-numpyro`` command."""
+    parser = argparse.ArgumentParser(prog="psyphy-numpyro", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="simulate, fit by MAP and NUTS, write results")
+    demo.add_argument("--trials", type=int, default=400, help="number of trials (400)")
+    demo.add_argument("--steps", type=int, default=1000, help="MAP steps (1000)")
+    demo.add_argument("--seed", type=int, default=0, help="simulation/NUTS seed (0)")
+    demo.add_argument("--out", default="demo_output", help="output folder")
+    demo.add_argument("--warmup", type=int, default=500, help="NUTS warm-up (500)")
+    demo.add_argument("--samples", type=int, default=1000, help="NUTS draws (1000)")
+    demo.add_argument("--chains", type=int, default=4, help="NUTS chains (4)")
+    demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    args = parser.parse_args(argv)
+    try:
+        run_demo(trials=args.trials, steps=args.steps, seed=args.seed, out=args.out,
+                 num_warmup=args.warmup, num_samples=args.samples,
+                 num_chains=args.chains, progress=not args.no_progress)
+    except (ValueError, TypeError) as err:
+        print(f"psyphy-numpyro: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
