@@ -104,44 +104,49 @@ def fit_map(
 
     @jax.jit
     def run_chunk(state, steps_left, args, kwargs):
+        # Steps past `steps_left`, and all steps after a non-finite loss or
+        # update, leave the state unchanged; `taken` counts the steps run.
         def body(carry, i):
-            state, healthy = carry
+            state, healthy, taken = carry
             new_state, loss = svi.update(state, *args, **kwargs)
             active = healthy & (i < steps_left)
-            take = active & jnp.isfinite(loss)
-            state = jax.tree.map(lambda a, b: jnp.where(take, a, b), new_state, state)
-            return (state, healthy & (take | ~active)), jnp.where(active, loss, jnp.nan)
+            finite = jnp.isfinite(loss) & _all_finite(svi.get_params(new_state))
+            keep = active & finite
+            state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new_state, state)
+            return (state, healthy & (finite | ~active), taken + active), loss
 
-        (state, healthy), losses = jax.lax.scan(body, (state, True), jnp.arange(chunk))
-        return state, healthy, losses
+        carry = (state, jnp.array(True), jnp.array(0))
+        (state, healthy, taken), losses = jax.lax.scan(body, carry, jnp.arange(chunk))
+        return state, healthy, taken, losses
 
     state = init(rng_key, model_args, model_kwargs)
     losses = []
     done = 0
     with _progress(num_steps, progress_bar) as bar:
         while done < num_steps:
-            state, healthy, chunk_losses = run_chunk(
+            state, healthy, taken, chunk_losses = run_chunk(
                 state, num_steps - done, model_args, model_kwargs
             )
-            chunk_losses = np.asarray(chunk_losses)[: num_steps - done]
+            taken = int(taken)
+            losses.append(np.asarray(chunk_losses)[:taken])
+            done += taken
+            bar.update(taken)
             if not bool(healthy):
-                bad = int(np.argmax(~np.isfinite(chunk_losses)))
-                losses.append(chunk_losses[: bad + 1])
-                done += bad + 1
                 warnings.warn(
-                    f"MAP fit stopped at step {done - 1}: the loss is not finite. "
-                    "The parameters before that step are returned; try a smaller "
-                    "learning_rate.",
+                    f"MAP fit stopped at step {done - 1}: the loss or the parameters "
+                    "became non-finite. The last finite parameters are returned; "
+                    "try a smaller learning_rate.",
                     RuntimeWarning,
                     stacklevel=2,
                 )
                 break
-            losses.append(chunk_losses)
-            done += len(chunk_losses)
-            bar.update(len(chunk_losses))
-            bar.set_postfix(loss=f"{chunk_losses[-1]:.4g}")
+            bar.set_postfix(loss=f"{losses[-1][-1]:.4g}")
     params = guide.median(svi.get_params(state))
     return MAPResult(params, np.concatenate(losses), state, done)
+
+
+def _all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
 class _NoBar:

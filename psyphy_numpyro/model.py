@@ -183,8 +183,9 @@ class WPPM:
         """p(correct) for one ``(ref, probe)`` pair."""
         return jax.nn.sigmoid(self.task.logits(self.discriminability(params, stimulus)))
 
+    @partial(jax.jit, static_argnums=0)
     def log_likelihood(self, params: Params, trials: Trials) -> jnp.ndarray:
-        """Bernoulli log-likelihood of each trial, shape ``(N,)``."""
+        """Bernoulli log-likelihood of each trial, shape ``(N,)`` (compiled)."""
         logits = self.trial_logits(params, trials.ref, trials.probe)
         return dist.Bernoulli(logits=logits).log_prob(trials.responses)
 

@@ -6,6 +6,7 @@ fitted, so a simulation and a fit can never disagree about the model.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -45,10 +46,15 @@ def probes_around(
     ref = check.finite_array("ref", ref, ndim=1)
     if ref.shape != (2,):
         raise ValueError(f"ref must have shape (2,), got {ref.shape}.")
+    return _probes(rng_key, num_trials, jnp.asarray(ref, jnp.float32), max_radius)
+
+
+@partial(jax.jit, static_argnums=1)
+def _probes(rng_key, num_trials, ref, max_radius):
     key_angle, key_radius = jax.random.split(rng_key)
     angle = jax.random.uniform(key_angle, (num_trials,), maxval=2 * jnp.pi)
     radius = jax.random.uniform(key_radius, (num_trials,), maxval=max_radius)
-    refs = jnp.broadcast_to(jnp.asarray(ref, jnp.float32), (num_trials, 2))
+    refs = jnp.broadcast_to(ref, (num_trials, 2))
     probe = refs + radius[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], -1)
     return refs, probe
 
@@ -65,8 +71,14 @@ def simulate_responses(
     """
     ref, probe = check.stimuli_pair(ref, probe, model.input_dim)
     fixed = {k: jnp.asarray(v)[None] for k, v in params.items()}
-    draws = Predictive(model.numpyro_model, fixed, return_sites=["y"])(rng_key, ref, probe)
-    return np.asarray(draws["y"][0], dtype=np.int32)
+    draws = _predict_y(model, fixed, rng_key, ref, probe)
+    return np.asarray(draws[0], dtype=np.int32)
+
+
+@partial(jax.jit, static_argnums=0)
+def _predict_y(model: Any, params: dict, rng_key: jax.Array, ref, probe) -> jax.Array:
+    predictive = Predictive(model.numpyro_model, params, return_sites=["y"])
+    return predictive(rng_key, ref, probe)["y"]
 
 
 def simulate_trials(

@@ -1,0 +1,46 @@
+"""Shared test set-up: CPU only, fixed seeds, the seed example as a fixture."""
+
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import warnings  # noqa: E402
+
+with warnings.catch_warnings():  # arviz 0.23 announces its refactor on import
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz  # noqa: F401,E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import psyphy_numpyro as pn  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _reseed():
+    np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def mvp_model():
+    """The seed's model: 2-D MVP, oddity task with slope 1.5."""
+    return pn.WPPM(
+        input_dim=2,
+        prior=pn.Prior.default(2, scale=0.5),
+        task=pn.OddityTask(slope=1.5),
+        noise=pn.GaussianNoise(sigma=1.0),
+    )
+
+
+@pytest.fixture(scope="session")
+def seed_truth():
+    return {"log_diag": jnp.log(jnp.array([0.9, 0.01]))}
+
+
+@pytest.fixture(scope="session")
+def seed_data(mvp_model, seed_truth):
+    """400 trials around (0, 0), as in the seed example."""
+    return pn.simulate_trials(jax.random.PRNGKey(0), mvp_model, seed_truth, 400)

@@ -1,0 +1,156 @@
+"""MAP by SVI + AutoDelta against the seed's from-scratch loop in plain JAX + optax."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import psyphy_numpyro as pn
+
+
+def seed_loss_fn(ref, probe, y, *, slope, scale, task):
+    """The seed's negative log posterior, written out with no NumPyro."""
+    delta = probe - ref
+
+    def loss(params):
+        log_diag = params["log_diag"]
+        cov = jnp.diag(jnp.exp(log_diag)) + 1e-6 * jnp.eye(2)
+        d = jnp.sqrt(jnp.einsum("ni,ij,nj->n", delta, jnp.linalg.inv(cov), delta))
+        if task == "oddity":
+            p = 1.0 / 3.0 + (2.0 / 3.0) * 0.5 * (jnp.tanh(slope * d) + 1.0)
+        else:
+            p = 0.5 + 0.5 * jnp.tanh(slope * d)
+        loglik = jnp.sum(y * jnp.log(p + 1e-9) + (1 - y) * jnp.log(1 - p + 1e-9))
+        log_prior = -0.5 * jnp.sum(log_diag**2) / scale**2
+        return -(loglik + log_prior)
+
+    return loss
+
+
+def seed_loop(loss_fn, init_params, *, steps, lr, momentum, log_every):
+    opt = optax.sgd(learning_rate=lr, momentum=momentum)
+
+    @jax.jit
+    def step(params, opt_state):
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    params, opt_state = init_params, opt.init(init_params)
+    iters, values = [], []
+    for i in range(steps):
+        params, opt_state, loss = step(params, opt_state)
+        if i % log_every == 0 or i == steps - 1:
+            iters.append(i)
+            values.append(float(loss))
+    return params, iters, values
+
+
+@pytest.mark.parametrize("task", ["oddity", "2afc"])
+def test_map_matches_seed_loop(task, seed_data, seed_truth):
+    task_obj = pn.OddityTask(slope=1.5) if task == "oddity" else pn.TwoAFC(slope=2.0)
+    model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2, scale=0.5), task=task_obj,
+                    noise=pn.GaussianNoise(sigma=1.0))
+    data = pn.simulate_trials(jax.random.PRNGKey(3), model, seed_truth, 400)
+    stimuli, y = data.stimuli, data.responses[:, 0]
+    init = model.init_params(jax.random.PRNGKey(42))
+    loss_fn = seed_loss_fn(jnp.asarray(stimuli[:, 0]), jnp.asarray(stimuli[:, 1]),
+                           jnp.asarray(y), slope=task_obj.slope, scale=0.5, task=task)
+    want_params, want_iters, want_losses = seed_loop(
+        loss_fn, init, steps=1000, lr=2e-2, momentum=0.9, log_every=10)
+
+    opt = pn.MAPOptimizer(steps=1000, learning_rate=2e-2, momentum=0.9,
+                          track_history=True, log_every=10, show_progress=False)
+    posterior = opt.fit(model, data, init_params=init)
+    got_iters, got_losses = opt.get_history()
+
+    np.testing.assert_allclose(posterior.params["log_diag"], want_params["log_diag"],
+                               rtol=1e-5, atol=1e-5)
+    assert got_iters == want_iters
+    np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5)
+    assert posterior.model is model
+
+
+def test_map_on_seed_example_is_the_posterior_mode(mvp_model, seed_data):
+    """The fit agrees with scipy's optimum of the same posterior in float64."""
+    from scipy.optimize import minimize
+
+    stimuli, y = seed_data.stimuli, seed_data.responses[:, 0]
+    delta = stimuli[:, 1] - stimuli[:, 0]
+
+    def neg_log_post(log_diag):
+        d = np.sqrt(np.sum(delta**2 / (np.exp(log_diag) + 1e-6), axis=1))
+        p = 2.0 / 3.0 + np.tanh(1.5 * d) / 3.0
+        return -(np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))
+                 - 0.5 * np.sum(log_diag**2) / 0.25)
+
+    mode = minimize(neg_log_post, np.zeros(2), method="Nelder-Mead",
+                    options={"xatol": 1e-8, "fatol": 1e-10}).x
+    opt = pn.MAPOptimizer(steps=1000, learning_rate=2e-2, momentum=0.9,
+                          show_progress=False)
+    post = opt.fit(mvp_model, seed_data, init_params=mvp_model.init_params(
+        jax.random.PRNGKey(42)))
+    np.testing.assert_allclose(post.params["log_diag"], mode, atol=2e-3)
+    # the loss went down and was recorded at every step by default
+    steps, losses = opt.get_history()
+    assert steps == list(range(1000)) and losses[-1] < losses[0]
+    np.testing.assert_allclose(losses[-1], neg_log_post(mode), rtol=1e-5)
+
+
+def test_fit_map_accepts_any_optax_transformation(mvp_model, seed_data):
+    trials = mvp_model.trials(seed_data)
+    init = mvp_model.init_params(jax.random.PRNGKey(1))
+    result = pn.fit_map(jax.random.PRNGKey(0), mvp_model.numpyro_model,
+                        trials.ref, trials.probe, trials.responses, num_steps=300,
+                        optimizer=optax.adam(5e-2), init_params=init, progress_bar=False)
+    # At the optimum the gradient of the log posterior vanishes.
+    grad = jax.jit(jax.grad(lambda p: mvp_model.log_posterior_from_data(p, trials)))(
+        result.params)
+    assert np.all(np.abs(grad["log_diag"]) < 0.5)
+    assert result.losses.shape == (300,) and result.num_steps_run == 300
+
+
+def test_seed_argument_draws_the_start_from_the_prior(mvp_model, seed_data):
+    opt = pn.MAPOptimizer(steps=1, learning_rate=1e-12, momentum=0.0,
+                          show_progress=False)
+    post = opt.fit(mvp_model, seed_data, seed=7)
+    init_key, _ = jax.random.split(jax.random.PRNGKey(7))
+    np.testing.assert_allclose(post.params["log_diag"],
+                               mvp_model.init_params(init_key)["log_diag"], atol=1e-6)
+
+
+def test_non_finite_loss_stops_and_keeps_last_finite_params(mvp_model, seed_data):
+    opt = pn.MAPOptimizer(steps=200, learning_rate=1e6, momentum=0.9,
+                          show_progress=False)
+    init = mvp_model.init_params(jax.random.PRNGKey(42))
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        post = opt.fit(mvp_model, seed_data, init_params=init)
+    steps, losses = opt.get_history()
+    assert len(steps) < 200 and np.all(np.isfinite(losses[:-1]))
+    assert np.all(np.isfinite(post.params["log_diag"]))
+
+
+def test_map_posterior_sample_repeats_the_point(mvp_model):
+    post = pn.MAPPosterior({"log_diag": jnp.array([0.1, -0.2])}, mvp_model)
+    draws = post.sample(5)
+    assert draws["log_diag"].shape == (5, 2)
+    np.testing.assert_allclose(draws["log_diag"][3], [0.1, -0.2], rtol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"steps": 0}, "steps"),
+        ({"steps": 2.5}, "steps"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"learning_rate": -1e-3}, "learning_rate"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"momentum": -0.1}, "momentum"),
+        ({"log_every": 0}, "log_every"),
+        ({"optimizer": "sgd"}, "optimizer"),
+    ],
+)
+def test_map_optimizer_rejects_bad_settings(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        pn.MAPOptimizer(**kwargs)
