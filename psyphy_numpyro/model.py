@@ -118,11 +118,13 @@ class WPPM:
         task = task if task is not None else likelihood
         if prior is None:
             prior = Prior.default(input_dim if input_dim is not None else 2)
+        if not isinstance(prior, Prior):
+            raise TypeError(
+                f"prior must be a psyphy_numpyro.Prior, got {type(prior).__name__}."
+            )
         if input_dim is None:
             input_dim = prior.input_dim
         check.positive_int("input_dim", input_dim)
-        if not isinstance(prior, Prior):
-            raise TypeError(f"prior must be a psyphy_numpyro.Prior, got {type(prior).__name__}.")
         if prior.input_dim != input_dim:
             raise ValueError(
                 f"input_dim={input_dim} but the prior has input_dim={prior.input_dim}."
