@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main", "run_demo"]
@@ -27,7 +28,6 @@ def run_demo(
     dict
         ``idata``, ``map`` (posterior), ``nuts`` (posterior) and ``files`` written.
     """
-    import arviz as az
     import jax
     import jax.numpy as jnp
     import matplotlib
@@ -35,12 +35,14 @@ def run_demo(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .convert import import_arviz
     from . import (
         GaussianNoise, MAPOptimizer, NUTSSampler, OddityTask, Prior, WPPM,
         contour_band, plot_learning_curve, plot_thresholds, simulate_trials,
         threshold_contour,
     )
 
+    az = import_arviz()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = WPPM(input_dim=2, prior=Prior.default(2, scale=0.5),
@@ -79,7 +81,9 @@ def run_demo(
     files["learning_curve"] = out / "learning_curve.png"
     ax.figure.savefig(files["learning_curve"], dpi=120, bbox_inches="tight")
 
-    axes = az.plot_trace(idata, var_names=["log_diag"])
+    with warnings.catch_warnings():  # arviz 0.23 + matplotlib 3.11 deprecation noise
+        warnings.simplefilter("ignore", DeprecationWarning)
+        axes = az.plot_trace(idata, var_names=["log_diag"])
     files["trace"] = out / "trace.png"
     axes.ravel()[0].figure.savefig(files["trace"], dpi=100, bbox_inches="tight")
     plt.close("all")

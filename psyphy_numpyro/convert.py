@@ -7,6 +7,7 @@ always requested, since its default differs between the two.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import jax
@@ -15,7 +16,7 @@ from numpyro.infer import MCMC, Predictive
 
 from .data import Trials
 
-__all__ = ["to_inference_data", "GROUPS"]
+__all__ = ["to_inference_data", "GROUPS", "import_arviz"]
 
 #: Groups :func:`to_inference_data` writes.
 GROUPS = (
@@ -26,6 +27,15 @@ GROUPS = (
     "observed_data",
     "constant_data",
 )
+
+
+def import_arviz():
+    """Import ArviZ without its 0.23 banner about the 1.0 refactor."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ArviZ is undergoing", category=FutureWarning)
+        import arviz
+
+    return arviz
 
 
 def to_inference_data(
@@ -57,8 +67,7 @@ def to_inference_data(
         Groups :data:`GROUPS`; dims ``chain``, ``draw``, ``trial`` and the
         prior's event dims (``dim`` for ``log_diag``).
     """
-    import arviz as az
-
+    az = import_arviz()
     site = model.prior.site
     pp = None
     if posterior_predictive:

@@ -21,11 +21,13 @@ deterministic, differentiable function of the weights ("common random
 numbers"), as NUTS needs; a fresh draw per optimisation step gives stochastic
 gradients as psyphy's MAP does.
 
-Noise layout: one array of shape ``(..., 3, num_samples, embedding_dim +
-input_dim)``. Axis ``-3`` indexes the samples ``z_0, z_1, z_2``; the last axis
-holds ``e_k`` in its first ``embedding_dim`` entries and ``d_k`` in the rest.
-Leading axes broadcast against the trial axes: ``(3, S, n)`` shares one draw
-across all trials, ``(num_trials, 3, S, n)`` gives every trial its own.
+Noise layout: one array of shape ``(..., 3, n, num_samples)`` with
+``n = embedding_dim + input_dim``. Axis ``-3`` indexes the samples ``z_0, z_1,
+z_2``; along axis ``-2`` the first ``embedding_dim`` entries are ``e_k`` and the
+rest ``d_k``; the Monte Carlo samples come last so that the per-sample loop is
+contiguous. Leading axes broadcast against the trial axes: ``(3, n, S)``
+shares one draw across all trials, ``(num_trials, 3, n, S)`` gives every trial
+its own.
 
 References
 ----------
@@ -60,9 +62,9 @@ _Sampler = Callable[[jax.Array, tuple[int, ...]], jnp.ndarray]
 
 def _check_noise(noise: jnp.ndarray, embedding_dim: int, input_dim: int) -> None:
     width = embedding_dim + input_dim
-    if noise.ndim < 3 or noise.shape[-3] != NUM_INTERVALS or noise.shape[-1] != width:
+    if noise.ndim < 3 or noise.shape[-3] != NUM_INTERVALS or noise.shape[-2] != width:
         raise ValueError(
-            f"noise must have shape (..., {NUM_INTERVALS}, num_samples, {width}) "
+            f"noise must have shape (..., {NUM_INTERVALS}, {width}, num_samples) "
             f"(embedding_dim {embedding_dim} + input_dim {input_dim}), got "
             f"{tuple(noise.shape)}; build it with standard_normal_draws(...)."
         )
@@ -106,6 +108,20 @@ def _whitened_loadings(
     return white, white_gap
 
 
+def _project(white: jnp.ndarray, noise: jnp.ndarray) -> jnp.ndarray:
+    """Whitened offsets ``white @ noise`` per sample, shape ``(..., 3, d, S)``.
+
+    Written as a short unrolled sum over the ``n = e + d`` draws rather than
+    an ``einsum``: XLA then fuses it with the distance and sigmoid arithmetic
+    that follows, which on CPU is about twice as fast as a ``dot_general``
+    for contractions this short, forward and backward.
+    """
+    out = white[..., 0, None] * noise[..., None, 0, :]
+    for i in range(1, white.shape[-1]):
+        out = out + white[..., i, None] * noise[..., None, i, :]
+    return out
+
+
 def oddity_p_correct(
     U_ref: jnp.ndarray,
     U_cmp: jnp.ndarray,
@@ -132,8 +148,8 @@ def oddity_p_correct(
     ref, cmp
         Reference and comparison stimuli, shape ``(..., input_dim)``.
     noise
-        Standard draws, shape ``(..., 3, num_samples, embedding_dim +
-        input_dim)`` broadcasting against the trial axes; see the module
+        Standard draws, shape ``(..., 3, embedding_dim + input_dim,
+        num_samples)`` broadcasting against the trial axes; see the module
         docstring and :func:`standard_normal_draws`.
     diag_term
         The :math:`\\epsilon` of :math:`\\Sigma = U U^T + \\epsilon I`; it enters
@@ -152,7 +168,7 @@ def oddity_p_correct(
     d, e = U_ref.shape[-2:]
     _check_noise(noise, e, d)
     white, gap = _whitened_loadings(U_ref, U_cmp, ref, cmp, diag_term)
-    y = jnp.einsum("...kdn,...ksn->...kds", white, noise)  # (..., 3, d, S)
+    y = _project(white, noise)  # (..., 3, d, S)
     y0, y1, y2 = y[..., 0, :, :], y[..., 1, :, :], y[..., 2, :, :]
     gap = gap[..., :, None]
     d01 = jnp.sum(jnp.square(y0 - y1), axis=-2)
@@ -177,9 +193,8 @@ def _draws(
         keys = jax.random.split(trial_key, 2 * NUM_INTERVALS)
         embed = [sampler(k, (num_samples, embedding_dim)) for k in keys[:3]]
         diag = [sampler(k, (num_samples, input_dim)) for k in keys[3:]]
-        return jnp.stack(
-            [jnp.concatenate(pair, axis=-1) for pair in zip(embed, diag)], axis=0
-        )
+        per_sample = [jnp.concatenate(pair, axis=-1) for pair in zip(embed, diag)]
+        return jnp.swapaxes(jnp.stack(per_sample, axis=0), -1, -2)
 
     if num_trials is None:
         return one_trial(key)
@@ -219,7 +234,7 @@ def standard_normal_draws(
     Returns
     -------
     jnp.ndarray
-        Shape ``(3, num_samples, embedding_dim + input_dim)``, with a leading
+        Shape ``(3, embedding_dim + input_dim, num_samples)``, with a leading
         ``num_trials`` axis when given.
     """
     return _draws(
@@ -259,7 +274,7 @@ def student_t_draws(
     Returns
     -------
     jnp.ndarray
-        Shape ``([num_trials,] 3, num_samples, embedding_dim + input_dim)``.
+        Shape ``([num_trials,] 3, embedding_dim + input_dim, num_samples)``.
     """
 
     def sampler(k: jax.Array, shape: tuple[int, ...]) -> jnp.ndarray:
