@@ -37,7 +37,8 @@ discrimination thresholds. eLife RP108943.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
+from numbers import Integral
 
 import jax
 import jax.numpy as jnp
@@ -57,9 +58,6 @@ PROB_CLIP = 1e-6
 NUM_INTERVALS = 3
 """Internal samples per oddity trial: reference, reference, comparison."""
 
-_Sampler = Callable[[jax.Array, tuple[int, ...]], jnp.ndarray]
-
-
 def _check_noise(noise: jnp.ndarray, embedding_dim: int, input_dim: int) -> None:
     width = embedding_dim + input_dim
     if noise.ndim < 3 or noise.shape[-3] != NUM_INTERVALS or noise.shape[-2] != width:
@@ -71,12 +69,15 @@ def _check_noise(noise: jnp.ndarray, embedding_dim: int, input_dim: int) -> None
 
 
 def _whitened_loadings(
-    U_ref: jnp.ndarray, U_cmp: jnp.ndarray, ref: jnp.ndarray, cmp: jnp.ndarray,
+    U_ref: jnp.ndarray,
+    U_cmp: jnp.ndarray,
+    ref: jnp.ndarray,
+    cmp: jnp.ndarray,
     diag_term: float,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Per-trial maps from standard draws to whitened sample offsets.
+    r"""Per-trial maps from standard draws to whitened sample offsets.
 
-    With :math:`\\bar\\Sigma = L L^T`, returns ``L^{-1} [U_k, sqrt(eps) I]``
+    With :math:`\bar\Sigma = L L^T`, returns ``L^{-1} [U_k, sqrt(eps) I]``
     for the three samples, shape ``(..., 3, d, e + d)``, and the whitened mean
     gap ``L^{-1} (r - c)``, shape ``(..., d)``. One Cholesky per trial.
     """
@@ -92,8 +93,8 @@ def _whitened_loadings(
     def outer(U: jnp.ndarray) -> jnp.ndarray:
         return jnp.einsum("...de,...fe->...df", U, U)
 
-    sigma_avg = (2.0 / 3.0) * outer(U_ref) + (1.0 / 3.0) * outer(U_cmp) + diag_term * eye
-    chol = jnp.linalg.cholesky(sigma_avg)
+    sigma_avg = (2.0 / 3.0) * outer(U_ref) + (1.0 / 3.0) * outer(U_cmp)
+    chol = jnp.linalg.cholesky(sigma_avg + diag_term * eye)
     jitter = jnp.broadcast_to(jnp.sqrt(diag_term) * eye, batch + (d, d))
     loads = jnp.stack(
         [
@@ -113,8 +114,9 @@ def _project(white: jnp.ndarray, noise: jnp.ndarray) -> jnp.ndarray:
 
     Written as a short unrolled sum over the ``n = e + d`` draws rather than
     an ``einsum``: XLA then fuses it with the distance and sigmoid arithmetic
-    that follows, which on CPU is about twice as fast as a ``dot_general``
-    for contractions this short, forward and backward.
+    that follows. Measured on CPU at 6,000 trials x 2,000 samples, this is
+    about 3x faster forward and 1.6x faster for the gradient than a
+    ``dot_general`` for contractions this short.
     """
     out = white[..., 0, None] * noise[..., None, 0, :]
     for i in range(1, white.shape[-1]):
@@ -133,7 +135,7 @@ def oddity_p_correct(
     bandwidth: float,
     clip: float = PROB_CLIP,
 ) -> jnp.ndarray:
-    """Monte Carlo p(correct) of the 3AFC oddity task for fixed standard draws.
+    r"""Monte Carlo p(correct) of the 3AFC oddity task for fixed standard draws.
 
     Distances are computed in the coordinates that whiten the average
     covariance, so each trial costs one small Cholesky and triangular solve
@@ -152,7 +154,7 @@ def oddity_p_correct(
         num_samples)`` broadcasting against the trial axes; see the module
         docstring and :func:`standard_normal_draws`.
     diag_term
-        The :math:`\\epsilon` of :math:`\\Sigma = U U^T + \\epsilon I`; it enters
+        The :math:`\epsilon` of :math:`\Sigma = U U^T + \epsilon I`; it enters
         both the samples and the average covariance, as in psyphy.
     bandwidth
         Logistic smoothing ``h`` of the decision (psyphy's default ``1e-2``).
@@ -164,6 +166,16 @@ def oddity_p_correct(
     -------
     jnp.ndarray
         p(correct), shape of the broadcast trial axes.
+
+    Examples
+    --------
+    Identical stimuli give chance, 1/3, up to Monte Carlo error:
+
+    >>> U, x = 0.1 * jnp.eye(2, 3), jnp.zeros(2)
+    >>> noise = standard_normal_draws(jax.random.PRNGKey(0), None, 4000, 3, 2)
+    >>> p = oddity_p_correct(U, U, x, x, noise, diag_term=1e-6, bandwidth=1e-2)
+    >>> abs(float(p) - 1 / 3) < 3 * (2 / 9 / 4000) ** 0.5  # 3 standard errors
+    True
     """
     d, e = U_ref.shape[-2:]
     _check_noise(noise, e, d)
@@ -179,22 +191,51 @@ def oddity_p_correct(
     return jnp.clip(p, clip, 1.0 - clip)
 
 
+_DRAW_SIZES = ("num_trials", "num_samples", "embedding_dim", "input_dim")
+
+
+def _sizes(num_trials: int | None, *sizes: int) -> dict[str, int | None]:
+    """Validate the draw sizes in Python and return them as static keywords."""
+    named = dict(zip(_DRAW_SIZES, (num_trials,) + sizes))
+    bad = {
+        name: n
+        for name, n in named.items()
+        if not (n is None and name == "num_trials")
+        and (isinstance(n, bool) or not isinstance(n, Integral) or n < 1)
+    }
+    if bad:
+        raise ValueError(
+            f"Draw sizes must be positive integers (num_trials may be None), "
+            f"got {bad}."
+        )
+    return {name: None if n is None else int(n) for name, n in named.items()}
+
+
+@partial(jax.jit, static_argnames=_DRAW_SIZES + ("family",))
 def _draws(
     key: jax.Array,
+    df: float,
+    *,
     num_trials: int | None,
     num_samples: int,
     embedding_dim: int,
     input_dim: int,
-    sampler: _Sampler,
+    family: str,
 ) -> jnp.ndarray:
     """Standard draws in psyphy 0.0.5's key layout (see the public helpers)."""
 
+    def sample(k: jax.Array, shape: tuple[int, ...]) -> jnp.ndarray:
+        if family == "student_t":
+            return jax.random.t(k, df, shape)
+        return jax.random.normal(k, shape)
+
     def one_trial(trial_key: jax.Array) -> jnp.ndarray:
+        # subkeys 0-2 draw e_0..e_2 and 3-5 draw d_0..d_2, as in psyphy; a vmap
+        # over the three keys gives the same numbers as three separate calls
         keys = jax.random.split(trial_key, 2 * NUM_INTERVALS)
-        embed = [sampler(k, (num_samples, embedding_dim)) for k in keys[:3]]
-        diag = [sampler(k, (num_samples, input_dim)) for k in keys[3:]]
-        per_sample = [jnp.concatenate(pair, axis=-1) for pair in zip(embed, diag)]
-        return jnp.swapaxes(jnp.stack(per_sample, axis=0), -1, -2)
+        embed = jax.vmap(lambda k: sample(k, (num_samples, embedding_dim)))(keys[:3])
+        diag = jax.vmap(lambda k: sample(k, (num_samples, input_dim)))(keys[3:])
+        return jnp.swapaxes(jnp.concatenate([embed, diag], axis=-1), -1, -2)
 
     if num_trials is None:
         return one_trial(key)
@@ -237,9 +278,8 @@ def standard_normal_draws(
         Shape ``(3, embedding_dim + input_dim, num_samples)``, with a leading
         ``num_trials`` axis when given.
     """
-    return _draws(
-        key, num_trials, num_samples, embedding_dim, input_dim, jax.random.normal
-    )
+    sizes = _sizes(num_trials, num_samples, embedding_dim, input_dim)
+    return _draws(key, 0.0, family="normal", **sizes)
 
 
 def student_t_draws(
@@ -276,8 +316,5 @@ def student_t_draws(
     jnp.ndarray
         Shape ``([num_trials,] 3, embedding_dim + input_dim, num_samples)``.
     """
-
-    def sampler(k: jax.Array, shape: tuple[int, ...]) -> jnp.ndarray:
-        return jax.random.t(k, df, shape)
-
-    return _draws(key, num_trials, num_samples, embedding_dim, input_dim, sampler)
+    sizes = _sizes(num_trials, num_samples, embedding_dim, input_dim)
+    return _draws(key, df, family="student_t", **sizes)
