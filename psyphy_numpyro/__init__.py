@@ -6,12 +6,12 @@ from .data import ResponseData, TrialData, Trials, as_trials
 from .map import MAPOptimizer, MAPPosterior, MAPResult, fit_map
 from .mcmc import NUTSPosterior, NUTSSampler, run_nuts
 from .model import WPPM, wppm_model
-from .noise import GaussianNoise
+from .noise import GaussianNoise, StudentTNoise
 from .plots import plot_learning_curve, plot_thresholds
 from .priors import Prior
 from .readouts import Contour, ContourBand, contour_band, threshold_contour
 from .simulate import probes_around, simulate_responses, simulate_trials
-from .tasks import OddityTask, TwoAFC
+from .tasks import OddityTask, OddityTaskConfig, TwoAFC
 
 __version__ = "0.1.0"
 
@@ -20,8 +20,10 @@ __all__ = [
     "WPPM",
     "Prior",
     "OddityTask",
+    "OddityTaskConfig",
     "TwoAFC",
     "GaussianNoise",
+    "StudentTNoise",
     "ResponseData",
     "TrialData",
     "MAPOptimizer",

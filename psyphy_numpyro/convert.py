@@ -45,6 +45,7 @@ def to_inference_data(
     *,
     posterior_predictive: bool = True,
     rng_key: jax.Array | None = None,
+    model_kwargs: dict | None = None,
 ):
     """Convert a finished NUTS run of a WPPM to ArviZ.
 
@@ -60,6 +61,8 @@ def to_inference_data(
         Also simulate responses ``y`` for every draw (NumPyro ``Predictive``).
     rng_key
         Key for the posterior predictive draws.
+    model_kwargs
+        Extra model arguments of the run (the full WPPM's fixed ``noise``).
 
     Returns
     -------
@@ -73,17 +76,20 @@ def to_inference_data(
     if posterior_predictive:
         key = jax.random.PRNGKey(0) if rng_key is None else rng_key
         draws = Predictive(model.numpyro_model, mcmc.get_samples(), return_sites=["y"])(
-            key, trials.ref, trials.probe
+            key, trials.ref, trials.probe, **(model_kwargs or {})
         )
         pp = {"y": np.asarray(draws["y"])}
     n, d = trials.ref.shape
+    event_dims = model.prior.event_dims
+    coords = {"trial": np.arange(n), "dim": np.arange(d)}
+    coords |= {name: np.arange(size) for name, size in zip(event_dims, model.prior.shape)}
     return az.from_numpyro(
         mcmc,
         posterior_predictive=pp,
         constant_data={"ref": np.asarray(trials.ref), "probe": np.asarray(trials.probe)},
-        coords={"trial": np.arange(n), "dim": np.arange(d)},
+        coords=coords,
         dims={
-            site: model.prior.event_dims,
+            site: event_dims,
             "y": ["trial"],
             "ref": ["trial", "dim"],
             "probe": ["trial", "dim"],

@@ -14,6 +14,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro
 import optax
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoDelta
@@ -211,6 +212,12 @@ class MAPOptimizer:
         Recording interval.
     show_progress
         Show a progress bar.
+    reduction
+        ``"sum"`` minimises the negative log posterior (the seed era's
+        psyphy); ``"mean"`` divides it by the number of trials (psyphy 0.0.5's
+        default; the recorded loss is then per trial). ``None`` picks by model:
+        ``"sum"`` for the MVP, ``"mean"`` for the full WPPM, so scripts of
+        either era reproduce their own psyphy's numbers.
 
     Examples
     --------
@@ -227,7 +234,11 @@ class MAPOptimizer:
         track_history: bool = True,
         log_every: int = 1,
         show_progress: bool = True,
+        reduction: str | None = None,
     ) -> None:
+        if reduction not in (None, "sum", "mean"):
+            raise ValueError(f'reduction must be "sum", "mean" or None, got {reduction!r}.')
+        self.reduction = reduction
         self.steps = check.positive_int("steps", steps)
         self.learning_rate = check.positive("learning_rate", learning_rate)
         self.momentum = check.unit_interval("momentum", momentum)
@@ -260,9 +271,14 @@ class MAPOptimizer:
         if init_params is None:
             init_params = model.init_params(init_key)
         init_params = {k: jnp.asarray(v) for k, v in dict(init_params).items()}
+        reduction = self.reduction or ("sum" if model.is_mvp else "mean")
+        scale = 1.0 if reduction == "sum" else 1.0 / trials.ref.shape[0]
+        numpyro_model = model.numpyro_model
+        if scale != 1.0:
+            numpyro_model = numpyro.handlers.scale(numpyro_model, scale=scale)
         result = fit_map(
             svi_key,
-            model.numpyro_model,
+            numpyro_model,
             jnp.asarray(trials.ref),
             jnp.asarray(trials.probe),
             jnp.asarray(trials.responses),
@@ -274,7 +290,7 @@ class MAPOptimizer:
             progress_bar=self.show_progress,
         )
         # SVI's loss keeps the prior's normalising constant; psyphy's does not.
-        losses = result.losses - model.prior.log_normalizer
+        losses = result.losses - scale * model.prior.log_normalizer
         self.loss_steps, self.loss_history = [], []
         if self.track_history:
             last = result.num_steps_run - 1

@@ -107,10 +107,13 @@ class NUTSPosterior:
         Divergent transitions after warm-up (all chains).
     """
 
-    def __init__(self, mcmc: MCMC, model: Any, trials: Trials) -> None:
+    def __init__(
+        self, mcmc: MCMC, model: Any, trials: Trials, model_kwargs: dict | None = None
+    ) -> None:
         self.mcmc = mcmc
         self.model = model
         self.trials = trials
+        self.model_kwargs = dict(model_kwargs or {})
         self.samples = mcmc.get_samples()
         self.params = jax.tree.map(lambda x: jnp.mean(x, axis=0), self.samples)
         self.num_divergences = int(np.sum(mcmc.get_extra_fields()["diverging"]))
@@ -129,6 +132,7 @@ class NUTSPosterior:
         return to_inference_data(
             self.mcmc, self.model, self.trials,
             posterior_predictive=posterior_predictive, rng_key=jax.random.PRNGKey(seed),
+            model_kwargs=self.model_kwargs,
         )
 
     def __repr__(self) -> str:
@@ -191,8 +195,14 @@ class NUTSSampler:
         trials = model.trials(data)
         if init_params is not None and hasattr(init_params, "params"):
             init_params = init_params.params
+        key_chains, key_noise = jax.random.split(jax.random.PRNGKey(self.seed))
+        # The full WPPM's Monte Carlo rule gets fixed draws (common random
+        # numbers), so the density NUTS explores is deterministic.
+        model_kwargs = {}
+        if not model.is_mvp:
+            model_kwargs["noise"] = model.draw_noise(key_noise, trials.ref.shape[0])
         mcmc = run_nuts(
-            jax.random.PRNGKey(self.seed),
+            key_chains,
             model.numpyro_model,
             jnp.asarray(trials.ref),
             jnp.asarray(trials.probe),
@@ -204,8 +214,9 @@ class NUTSSampler:
             target_accept_prob=self.target_accept_prob,
             dense_mass=self.dense_mass,
             progress_bar=self.progress_bar,
+            **model_kwargs,
         )
-        posterior = NUTSPosterior(mcmc, model, trials)
+        posterior = NUTSPosterior(mcmc, model, trials, model_kwargs)
         if posterior.num_divergences:
             warnings.warn(
                 f"NUTS had {posterior.num_divergences} divergent transition(s) after "

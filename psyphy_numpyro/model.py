@@ -1,14 +1,19 @@
 r"""The WPPM as a NumPyro program, and psyphy's ``WPPM`` facade over it.
 
 :func:`wppm_model` is a plain NumPyro model: a Gaussian prior on the
-parameters (site ``log_diag`` for the MVP) and a Bernoulli likelihood over a
-plate named ``trial`` (site ``y``). Any NumPyro inference runs on it:
-``Predictive``, ``SVI`` with any guide, ``MCMC``.
+parameters (site ``log_diag`` for the MVP, ``W`` for the full WPPM) and a
+Bernoulli likelihood over a plate named ``trial`` (site ``y``). Any NumPyro
+inference runs on it: ``Predictive``, ``SVI`` with any guide, ``MCMC``.
 
-For the MVP, the covariance is constant, :math:`\Sigma = \operatorname{diag}
-(e^{\text{log\_diag}})`, the discriminability of a trial is
-:math:`d = \sqrt{\delta^T(\Sigma + \epsilon I)^{-1}\delta}` with
-:math:`\delta` = probe - ref, and the task maps :math:`d` to p(correct).
+- MVP: :math:`\Sigma = \operatorname{diag}(e^{\text{log\_diag}})` everywhere;
+  the discriminability :math:`d = \sqrt{\delta^T(\Sigma + \epsilon I)^{-1}
+  \delta}` of probe - ref is mapped to p(correct) by the task's ``tanh`` rule.
+- Full WPPM: :math:`\Sigma(x) = U(x) U(x)^T + \epsilon I` with
+  :math:`U(x) = \sum_{ij} W_{ij} \phi_{ij}(x)` over a Chebyshev basis, and
+  p(correct) from the Monte Carlo oddity rule. Its standard draws come from
+  the ``noise`` argument when given (fixed draws: a deterministic density, as
+  NUTS needs) and otherwise from ``numpyro.prng_key()`` (fresh draws each
+  SVI step).
 
 References
 ----------
@@ -18,18 +23,21 @@ discrimination thresholds. eLife RP108943.
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
 from . import _validation as check
-from .covariance import diagonal_covariance, mahalanobis
+from .covariance import diagonal_covariance, mahalanobis, wishart_covariance, wishart_sqrt
 from .data import Trials, as_trials
-from .noise import GaussianNoise
+from .noise import GaussianNoise, StudentTNoise
+from .oddity import oddity_p_correct
 from .priors import Prior
 from .tasks import OddityTask, TwoAFC
 
@@ -38,7 +46,7 @@ __all__ = ["WPPM", "wppm_model"]
 Params = dict[str, jnp.ndarray]
 
 
-def wppm_model(ref, probe, responses=None, *, wppm: "WPPM") -> None:
+def wppm_model(ref, probe, responses=None, *, wppm: "WPPM", noise=None) -> None:
     """NumPyro model of a discrimination experiment.
 
     Parameters
@@ -49,7 +57,10 @@ def wppm_model(ref, probe, responses=None, *, wppm: "WPPM") -> None:
         Observed answers (1 correct, 0 wrong), shape ``(N,)``; ``None`` to
         simulate them.
     wppm
-        The model configuration (prior, task, ``diag_term``).
+        The model configuration (prior, task, noise, ``diag_term``).
+    noise
+        Full WPPM only: fixed standard draws (:meth:`WPPM.draw_noise`); when
+        None they are drawn from ``numpyro.prng_key()``.
 
     Examples
     --------
@@ -66,31 +77,47 @@ def wppm_model(ref, probe, responses=None, *, wppm: "WPPM") -> None:
     value = numpyro.sample(
         prior.site, prior.distribution(), infer={"event_dims": prior.event_dims}
     )
-    logits = wppm.trial_logits({prior.site: value}, ref, probe)
+    if not wppm.is_mvp and noise is None:
+        key = numpyro.prng_key()
+        if key is None:
+            raise ValueError(
+                "the full WPPM needs Monte Carlo draws: run it under a seed "
+                "(SVI, Predictive) or pass noise=model.draw_noise(key, N) (NUTS)."
+            )
+        noise = wppm.draw_noise(key, ref.shape[0])
+    logits = wppm.trial_logits({prior.site: value}, ref, probe, noise=noise)
     with numpyro.plate("trial", ref.shape[0]):
         numpyro.sample("y", dist.Bernoulli(logits=logits), obs=responses)
 
 
 class WPPM:
-    """Wishart Process Psychophysical Model (the MVP: constant diagonal covariance).
+    r"""Wishart Process Psychophysical Model.
 
-    Accepts psyphy's seed-era call ``WPPM(input_dim, prior, task, noise)``
-    (positionally or by keyword) and 0.0.5's ``WPPM(prior, likelihood, noise,
-    *, input_dim)``.
+    The parameterisation follows the prior: ``Prior.default(d, scale)`` gives
+    the MVP (constant diagonal covariance, closed-form task), and
+    ``Prior(d, basis_degree, ...)`` the full Wishart-process model with the
+    Monte Carlo oddity rule. Accepts psyphy's seed-era call ``WPPM(input_dim,
+    prior, task, noise)`` and 0.0.5's ``WPPM(prior, likelihood, noise, *,
+    input_dim, extra_dims, variance_scale, decay_rate, diag_term)``.
 
     Parameters
     ----------
-    input_dim
-        Dimension of the stimulus space.
     prior
         :class:`~psyphy_numpyro.Prior`; defaults to ``Prior.default(input_dim)``.
-    task
-        :class:`~psyphy_numpyro.OddityTask` (default) or
-        :class:`~psyphy_numpyro.TwoAFC`. ``likelihood=`` is an alias.
+    likelihood
+        The task: :class:`~psyphy_numpyro.OddityTask` (default) or, for the
+        MVP, :class:`~psyphy_numpyro.TwoAFC`. ``task=`` is an alias.
     noise
-        Noise model; :class:`~psyphy_numpyro.GaussianNoise` by default.
+        :class:`~psyphy_numpyro.GaussianNoise` (default) or
+        :class:`~psyphy_numpyro.StudentTNoise`.
+    input_dim
+        Dimension of the stimulus space (the prior's by default).
+    extra_dims
+        Full WPPM: must equal the prior's ``extra_embedding_dims``.
+    variance_scale, decay_rate
+        Accepted for psyphy 0.0.5; the prior's values are used, as in psyphy.
     diag_term
-        The :math:`\\epsilon` added to the covariance diagonal.
+        The :math:`\epsilon` added to the covariance diagonal.
     """
 
     def __init__(
@@ -101,6 +128,9 @@ class WPPM:
         *more: Any,
         input_dim: int | None = None,
         task: Any = None,
+        extra_dims: int | None = None,
+        variance_scale: float | None = None,
+        decay_rate: float | None = None,
         diag_term: float = 1e-6,
     ) -> None:
         if isinstance(prior, int) and not isinstance(prior, bool):
@@ -130,14 +160,33 @@ class WPPM:
                 f"input_dim={input_dim} but the prior has input_dim={prior.input_dim}."
             )
         task = OddityTask() if task is None else task
-        if not isinstance(task, (OddityTask, TwoAFC)):
+        allowed = (OddityTask, TwoAFC) if prior.is_mvp else (OddityTask,)
+        if not isinstance(task, allowed):
+            names = " or ".join(t.__name__ for t in allowed)
+            raise TypeError(f"task must be {names}, got {type(task).__name__}.")
+        noise = GaussianNoise() if noise is None else noise
+        if not isinstance(noise, (GaussianNoise, StudentTNoise)):
             raise TypeError(
-                f"task must be OddityTask or TwoAFC, got {type(task).__name__}."
+                f"noise must be GaussianNoise or StudentTNoise, got {type(noise).__name__}."
             )
+        if extra_dims is not None and not prior.is_mvp:
+            if extra_dims != prior.extra_embedding_dims:
+                raise ValueError(
+                    f"extra_dims={extra_dims} but the prior has "
+                    f"extra_embedding_dims={prior.extra_embedding_dims}."
+                )
+        for name, value in (("variance_scale", variance_scale), ("decay_rate", decay_rate)):
+            if value is not None and not prior.is_mvp and value != getattr(prior, name):
+                warnings.warn(
+                    f"WPPM({name}={value}) differs from the prior's "
+                    f"{getattr(prior, name)}; the prior's value is used (as in psyphy).",
+                    UserWarning,
+                    stacklevel=2,
+                )
         self.input_dim = int(input_dim)
         self.prior = prior
         self.task = task
-        self.noise = GaussianNoise() if noise is None else noise
+        self.noise = noise
         self.diag_term = check.non_negative("diag_term", diag_term)
 
     def __repr__(self) -> str:
@@ -146,12 +195,32 @@ class WPPM:
             f"task={self.task!r}, noise={self.noise!r}, diag_term={self.diag_term})"
         )
 
+    # -- configuration ----------------------------------------------------------
     @property
     def likelihood(self) -> Any:
         """The task (psyphy 0.0.5 calls it ``likelihood``)."""
         return self.task
 
-    # -- NumPyro --------------------------------------------------------------
+    @property
+    def is_mvp(self) -> bool:
+        """True for the MVP (``log_diag``) model, False for the full WPPM."""
+        return self.prior.is_mvp
+
+    @property
+    def basis_degree(self) -> int | None:
+        """Chebyshev degree of the weights (None for the MVP)."""
+        return self.prior.basis_degree
+
+    @property
+    def extra_dims(self) -> int:
+        """Embedding dimensions beyond ``input_dim``."""
+        return self.prior.extra_embedding_dims
+
+    @property
+    def embedding_dim(self) -> int:
+        """Columns of ``U(x)``: ``input_dim + extra_dims``."""
+        return self.prior.embedding_dim
+
     @property
     def numpyro_model(self) -> Callable[..., None]:
         """:func:`wppm_model` bound to this configuration: ``fn(ref, probe, responses=None)``."""
@@ -162,50 +231,115 @@ class WPPM:
         """Draw initial parameters from the prior."""
         return self.prior.sample_params(key)
 
+    def draw_noise(self, key: jax.Array, num_trials: int | None) -> jnp.ndarray:
+        """Standard draws for the Monte Carlo rule, one set per trial (or shared if None)."""
+        cfg = self.task.config
+        return self.noise.draws(key, num_trials, cfg.num_samples, self.embedding_dim,
+                                self.input_dim)
+
     def local_covariance(self, params: Params, x: Any = None) -> jnp.ndarray:
-        """Covariance at ``x``: the MVP's covariance does not depend on ``x``."""
-        del x
-        return diagonal_covariance(params["log_diag"])
+        """Covariance :math:`\\Sigma(x)`; ``x`` may be a batch ``(..., input_dim)``.
+
+        The MVP's covariance does not depend on ``x``. For the full WPPM,
+        ``x`` must lie in the Chebyshev domain [-1, 1].
+        """
+        if self.is_mvp:
+            return diagonal_covariance(params["log_diag"])
+        x = self._in_domain("x", x)
+        return wishart_covariance(params["W"], x, self.basis_degree, self.diag_term)
 
     def discriminability_batch(self, params: Params, ref, probe) -> jnp.ndarray:
-        """Discriminability ``d`` of each trial, shape ``(N,)``."""
+        """MVP: discriminability ``d`` of each trial, shape ``(N,)``."""
         cov = self.local_covariance(params)
         return mahalanobis(cov, jnp.asarray(probe) - jnp.asarray(ref), self.diag_term)
 
-    def trial_logits(self, params: Params, ref, probe) -> jnp.ndarray:
+    def p_correct(self, params: Params, ref, probe, noise=None) -> jnp.ndarray:
+        """Full WPPM: Monte Carlo p(correct) of each trial, clipped as psyphy does."""
+        W, deg = params["W"], self.basis_degree
+        return oddity_p_correct(
+            wishart_sqrt(W, ref, deg), wishart_sqrt(W, probe, deg), ref, probe, noise,
+            diag_term=self.diag_term, bandwidth=self.task.config.bandwidth,
+        )
+
+    def trial_logits(self, params: Params, ref, probe, noise=None) -> jnp.ndarray:
         """Log-odds of a correct answer for each trial."""
-        return self.task.logits(self.discriminability_batch(params, ref, probe))
-
-    def discriminability(self, params: Params, stimulus) -> jnp.ndarray:
-        """Discriminability of one ``(ref, probe)`` pair."""
-        ref, probe = stimulus
-        return self.discriminability_batch(params, jnp.atleast_2d(ref), jnp.atleast_2d(probe))[0]
-
-    def predict_prob(self, params: Params, stimulus) -> jnp.ndarray:
-        """p(correct) for one ``(ref, probe)`` pair."""
-        return jax.nn.sigmoid(self.task.logits(self.discriminability(params, stimulus)))
+        if self.is_mvp:
+            return self.task.logits(self.discriminability_batch(params, ref, probe))
+        p = self.p_correct(params, ref, probe, noise)
+        return jnp.log(p) - jnp.log1p(-p)
 
     @partial(jax.jit, static_argnums=0)
-    def log_likelihood(self, params: Params, trials: Trials) -> jnp.ndarray:
-        """Bernoulli log-likelihood of each trial, shape ``(N,)`` (compiled)."""
-        logits = self.trial_logits(params, trials.ref, trials.probe)
+    def log_likelihood(self, params: Params, trials: Trials, noise=None) -> jnp.ndarray:
+        """Bernoulli log-likelihood of each trial, shape ``(N,)`` (compiled).
+
+        The model object is a static argument: do not change its attributes
+        after the first call.
+        """
+        logits = self.trial_logits(params, trials.ref, trials.probe, noise)
         return dist.Bernoulli(logits=logits).log_prob(trials.responses)
 
     # -- psyphy's API ---------------------------------------------------------
     def trials(self, data: Any) -> Trials:
         """Validate ``data`` against this model and return :class:`Trials`."""
-        return as_trials(data, self.input_dim)
+        trials = as_trials(data, self.input_dim)
+        if not self.is_mvp:
+            self._in_domain("stimuli", np.concatenate([trials.ref, trials.probe]))
+        return trials
 
-    def log_likelihood_from_data(self, params: Params, data: Any) -> jnp.ndarray:
-        """Total log-likelihood of ``data`` (a scalar)."""
-        return jnp.sum(self.log_likelihood(params, _trials(self, data)))
+    def discriminability(self, params: Params, stimulus) -> jnp.ndarray:
+        """MVP: discriminability of one ``(ref, probe)`` pair."""
+        ref, probe = stimulus
+        return self.discriminability_batch(params, jnp.atleast_2d(ref), jnp.atleast_2d(probe))[0]
 
-    def log_posterior_from_data(self, params: Params, data: Any) -> jnp.ndarray:
+    def predict_prob(self, params: Params, stimulus, *, key: jax.Array | None = None):
+        """p(correct) for one ``(ref, probe)`` pair.
+
+        For the full WPPM, ``key`` seeds the Monte Carlo draws (default:
+        ``task.config.default_key_seed``, as in psyphy).
+        """
+        ref, probe = (jnp.atleast_2d(jnp.asarray(s)) for s in stimulus)
+        if self.is_mvp:
+            return jax.nn.sigmoid(self.trial_logits(params, ref, probe))[0]
+        if key is None:
+            key = jax.random.PRNGKey(self.task.config.default_key_seed)
+        noise = self.draw_noise(key, None)
+        return self.p_correct(params, ref, probe, noise)[0]
+
+    def log_likelihood_from_data(
+        self, params: Params, data: Any, *, key: jax.Array | None = None
+    ) -> jnp.ndarray:
+        """Total log-likelihood of ``data`` (a scalar).
+
+        For the full WPPM, ``key`` seeds independent per-trial Monte Carlo
+        draws (default ``PRNGKey(0)``, as psyphy falls back to).
+        """
+        trials = data if isinstance(data, Trials) else self.trials(data)
+        noise = None
+        if not self.is_mvp:
+            key = jax.random.PRNGKey(0) if key is None else key
+            noise = self.draw_noise(key, trials.ref.shape[0])
+        return jnp.sum(self.log_likelihood(params, trials, noise))
+
+    def log_posterior_from_data(
+        self, params: Params, data: Any, *, key: jax.Array | None = None
+    ) -> jnp.ndarray:
         """Log-likelihood plus :meth:`Prior.log_prob` (psyphy's unnormalised value)."""
-        return self.log_likelihood_from_data(params, data) + self.prior.log_prob(params)
+        return self.log_likelihood_from_data(params, data, key=key) + self.prior.log_prob(
+            params
+        )
 
-
-def _trials(model: WPPM, data: Any) -> Trials:
-    # Inside jit (psyphy's from-scratch loop closes over data), data is
-    # concrete, so validation still runs eagerly once per trace.
-    return data if isinstance(data, Trials) else model.trials(data)
+    def _in_domain(self, name: str, x: Any) -> jnp.ndarray:
+        if isinstance(x, jax.core.Tracer):
+            return x
+        arr = check.finite_array(name, x)
+        if arr.shape[-1:] != (self.input_dim,):
+            raise ValueError(
+                f"{name} must have shape (..., {self.input_dim}), got {arr.shape}."
+            )
+        if np.any(np.abs(arr) > 1.0):
+            raise ValueError(
+                f"{name} must lie in the Chebyshev domain [-1, 1] of the full WPPM; "
+                f"found values from {arr.min():.4g} to {arr.max():.4g}. Rescale the "
+                "stimulus space first."
+            )
+        return jnp.asarray(x)

@@ -1,9 +1,22 @@
-"""Gaussian priors on the WPPM's parameters.
+r"""Gaussian priors on the WPPM's parameters.
 
-The MVP prior (``Prior.default``) puts ``Normal(0, scale**2)`` on each entry
-of ``log_diag``. Like psyphy, :meth:`Prior.log_prob` leaves out the Gaussian
-normalising constant; :attr:`Prior.log_normalizer` holds it, so that
-``Prior.log_prob(p) - Prior.log_normalizer`` is the NumPyro log density.
+Two parameterisations, chosen by ``basis_degree``:
+
+- MVP (``Prior.default(input_dim, scale)``, ``basis_degree=None``): site
+  ``log_diag`` of shape ``(input_dim,)``, each entry ``Normal(0, scale**2)``.
+- Full WPPM (``basis_degree`` set): site ``W`` in psyphy 0.0.5's layout
+  ``(deg+1,) * input_dim + (input_dim, input_dim + extra_embedding_dims)``;
+  the entries of basis function :math:`\phi_{ij}` have variance
+  ``variance_scale * decay_rate ** (i + j)``.
+
+Like psyphy, :meth:`Prior.log_prob` leaves out the Gaussian normalising
+constant; :attr:`Prior.log_normalizer` holds it, so that ``Prior.log_prob(p)
+- Prior.log_normalizer`` is the NumPyro log density.
+
+References
+----------
+Hong, F. et al. (2025). Comprehensive characterization of human color
+discrimination thresholds. eLife RP108943.
 """
 
 from __future__ import annotations
@@ -13,60 +26,110 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro.distributions as dist
 
 from . import _validation as check
+from .basis import SUPPORTED_INPUT_DIMS
 
 __all__ = ["Prior"]
+
+_BASIS_DIMS = ("basis_i", "basis_j", "basis_k")
 
 
 @dataclass(frozen=True)
 class Prior:
-    """Prior over the WPPM parameters.
+    """Prior over the WPPM parameters (psyphy 0.0.5's signature, plus the MVP).
 
     Parameters
     ----------
     input_dim
         Dimension of the stimulus space.
+    basis_degree
+        Chebyshev degree of the Wishart-process weights; ``None`` for the MVP.
+    variance_scale, decay_rate
+        Prior variance of the weights is ``variance_scale * decay_rate**deg``.
+    extra_embedding_dims
+        Columns of ``U(x)`` beyond ``input_dim``.
     scale
-        Standard deviation of each ``log_diag`` entry (MVP model).
+        Standard deviation of each ``log_diag`` entry (MVP only).
     """
 
     input_dim: int = 2
+    basis_degree: int | None = 4
+    variance_scale: float = 4e-3
+    decay_rate: float = 0.4
+    extra_embedding_dims: int = 1
     scale: float = 0.5
 
     def __post_init__(self) -> None:
         check.positive_int("input_dim", self.input_dim)
         check.positive("scale", self.scale)
+        if self.basis_degree is not None:
+            check.positive_int("basis_degree", self.basis_degree, minimum=0)
+            if self.input_dim not in SUPPORTED_INPUT_DIMS:
+                raise ValueError(
+                    f"the full WPPM supports input_dim in {SUPPORTED_INPUT_DIMS}, "
+                    f"got {self.input_dim}."
+                )
+            check.positive("variance_scale", self.variance_scale)
+            check.positive("decay_rate", self.decay_rate)
+            check.positive_int("extra_embedding_dims", self.extra_embedding_dims, 0)
 
     @classmethod
     def default(cls, input_dim: int, scale: float = 0.5) -> "Prior":
         """The MVP prior: ``log_diag ~ Normal(0, scale**2)`` per dimension."""
-        return cls(input_dim=input_dim, scale=scale)
+        return cls(input_dim=input_dim, basis_degree=None, scale=scale)
+
+    @property
+    def is_mvp(self) -> bool:
+        """True for the MVP's ``log_diag`` parameterisation."""
+        return self.basis_degree is None
 
     # -- the one place the prior's maths lives --------------------------------
     @property
     def site(self) -> str:
         """Name of the NumPyro sample site and of the params key."""
-        return "log_diag"
+        return "log_diag" if self.is_mvp else "W"
+
+    @property
+    def embedding_dim(self) -> int:
+        """Columns of ``U(x)``: ``input_dim + extra_embedding_dims``."""
+        return self.input_dim + self.extra_embedding_dims
 
     @property
     def event_dims(self) -> list[str]:
         """ArviZ dim names of the parameter's axes."""
-        return ["dim"]
+        if self.is_mvp:
+            return ["dim"]
+        return [*_BASIS_DIMS[: self.input_dim], "dim", "embed"]
 
     @property
     def shape(self) -> tuple[int, ...]:
         """Shape of the parameter array."""
-        return (self.input_dim,)
+        if self.is_mvp:
+            return (self.input_dim,)
+        basis = (self.basis_degree + 1,) * self.input_dim
+        return basis + (self.input_dim, self.embedding_dim)
+
+    def stddev(self) -> np.ndarray:
+        """Prior standard deviation of every parameter entry (shape :attr:`shape`).
+
+        A numpy constant, so it stays concrete inside ``jit``.
+        """
+        if self.is_mvp:
+            return np.full(self.shape, self.scale, dtype=np.float32)
+        degree = np.indices((self.basis_degree + 1,) * self.input_dim).sum(0)
+        sd = np.sqrt(self.variance_scale * self.decay_rate ** degree.astype(float))
+        return np.broadcast_to(sd[..., None, None], self.shape).astype(np.float32)
 
     def distribution(self) -> dist.Distribution:
         """The prior as a NumPyro distribution over the whole parameter array."""
-        return dist.Normal(0.0, self.scale).expand(self.shape).to_event(len(self.shape))
+        return dist.Normal(0.0, self.stddev()).to_event(len(self.shape))
 
     # -- psyphy's API -----------------------------------------------------------
     def sample_params(self, key: jax.Array) -> dict[str, jnp.ndarray]:
-        """Draw a parameter PyTree ``{"log_diag": (input_dim,)}``."""
+        """Draw a parameter PyTree, e.g. ``{"log_diag": (input_dim,)}`` or ``{"W": ...}``."""
         return {self.site: self.distribution().sample(key)}
 
     def log_prob(self, params: dict[str, jnp.ndarray]) -> jnp.ndarray:
@@ -75,6 +138,7 @@ class Prior:
 
     @property
     def log_normalizer(self) -> float:
-        """The constant psyphy drops: ``n (log scale + log(2 pi) / 2)``."""
+        """The constant psyphy drops: ``sum(log sd) + n log(2 pi) / 2``."""
         n = math.prod(self.shape)
-        return n * (math.log(self.scale) + 0.5 * math.log(2.0 * math.pi))
+        log_sd = float(np.sum(np.log(self.stddev().astype(float))))
+        return log_sd + 0.5 * n * math.log(2.0 * math.pi)

@@ -1,0 +1,144 @@
+"""The full WPPM (Wishart-process field, Monte Carlo oddity rule) against psyphy 0.0.5."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from numpyro.infer.util import log_density
+
+import psyphy_numpyro as pn
+
+psyphy_model = pytest.importorskip("psyphy.model")
+psyphy_data = pytest.importorskip("psyphy.data")
+
+SETTINGS = dict(basis_degree=3, variance_scale=4e-3, decay_rate=0.4,
+                extra_embedding_dims=1)
+
+
+def both_models(input_dim, num_samples=300, noise="gauss"):
+    ours = pn.WPPM(
+        pn.Prior(input_dim=input_dim, **SETTINGS),
+        pn.OddityTask(config=pn.OddityTaskConfig(num_samples=num_samples, bandwidth=1e-2)),
+        pn.GaussianNoise() if noise == "gauss" else pn.StudentTNoise(df=4.0),
+        input_dim=input_dim, extra_dims=1,
+    )
+    theirs = psyphy_model.WPPM(
+        psyphy_model.Prior(input_dim=input_dim, **SETTINGS),
+        psyphy_model.OddityTask(
+            config=psyphy_model.OddityTaskConfig(num_samples=num_samples, bandwidth=1e-2)),
+        psyphy_model.GaussianNoise() if noise == "gauss" else psyphy_model.StudentTNoise(df=4.0),
+        input_dim=input_dim, extra_dims=1,
+    )
+    return ours, theirs
+
+
+def study(input_dim, n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    ref = rng.uniform(-0.8, 0.8, (n, input_dim))
+    cmp = ref + rng.normal(0.0, 0.05, (n, input_dim))
+    return np.stack([ref, cmp], 1), rng.integers(0, 2, n)
+
+
+@pytest.mark.parametrize("input_dim", [1, 2, 3])
+def test_params_prior_and_field_equal_psyphys(input_dim):
+    ours, theirs = both_models(input_dim)
+    key = jax.random.PRNGKey(input_dim)
+    params = ours.init_params(key)
+    np.testing.assert_allclose(params["W"], theirs.init_params(key)["W"], rtol=1e-6)
+    assert params["W"].shape == ours.prior.shape
+    other = ours.init_params(jax.random.PRNGKey(99))
+    np.testing.assert_allclose(
+        ours.prior.log_prob(params) - ours.prior.log_prob(other),
+        theirs.prior.log_prob(params) - theirs.prior.log_prob(other), rtol=1e-4)
+    xs = np.random.default_rng(1).uniform(-1, 1, (5, input_dim))
+    field = ours.local_covariance(params, xs)
+    for x, cov in zip(xs, field):
+        np.testing.assert_allclose(cov, theirs.local_covariance(params, jnp.asarray(x)),
+                                   rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("input_dim, noise", [(1, "gauss"), (2, "gauss"), (3, "gauss"),
+                                              (2, "student")])
+def test_log_likelihood_and_p_correct_equal_psyphys_with_the_same_key(input_dim, noise):
+    ours, theirs = both_models(input_dim, noise=noise)
+    params = ours.init_params(jax.random.PRNGKey(5))
+    stimuli, y = study(input_dim, n=20)  # psyphy loops over trials in Python
+    data = psyphy_data.TrialData(stimuli=jnp.asarray(stimuli), responses=jnp.asarray(y))
+    key = jax.random.PRNGKey(7)
+    np.testing.assert_allclose(ours.log_likelihood_from_data(params, data, key=key),
+                               theirs.log_likelihood_from_data(params, data, key=key),
+                               rtol=1e-5)
+    np.testing.assert_allclose(ours.log_posterior_from_data(params, data, key=key),
+                               theirs.log_posterior_from_data(params, data, key=key),
+                               rtol=1e-5)
+    pair = (jnp.asarray(stimuli[0, 0]), jnp.asarray(stimuli[0, 1]))
+    np.testing.assert_allclose(ours.predict_prob(params, pair),
+                               theirs.predict_prob(params, pair), atol=1e-5)
+
+
+def test_independent_draws_agree_within_monte_carlo_error():
+    ours, theirs = both_models(2, num_samples=4000)
+    params = ours.init_params(jax.random.PRNGKey(2))
+    stimuli, _ = study(2, n=8)
+    for ref, cmp in stimuli:
+        pair = (jnp.asarray(ref), jnp.asarray(cmp))
+        a = float(ours.predict_prob(params, pair, key=jax.random.PRNGKey(1)))
+        b = float(theirs.likelihood.predict(params, jnp.stack(pair), theirs,
+                                            key=jax.random.PRNGKey(2))[0])
+        se = np.sqrt(2 * a * (1 - a) / 4000)  # sd of a difference of two means
+        assert abs(a - b) < 5 * se + 1e-6
+
+
+def test_fixed_noise_makes_the_density_deterministic_and_differentiable():
+    model, _ = both_models(2)
+    stimuli, y = study(2)
+    trials = model.trials((stimuli[:, 0], stimuli[:, 1], y))
+    noise = model.draw_noise(jax.random.PRNGKey(0), len(y))
+    args = (trials.ref, trials.probe, trials.responses)
+    params = model.init_params(jax.random.PRNGKey(1))
+
+    def joint(p):
+        return log_density(model.numpyro_model, args, {"noise": noise}, p)[0]
+
+    assert float(joint(params)) == float(joint(params))
+    grad = jax.grad(joint)(params)["W"]
+    assert grad.shape == params["W"].shape and bool(jnp.all(jnp.isfinite(grad)))
+    # and the joint is the per-trial likelihood plus NumPyro's prior density
+    want = (model.log_likelihood(params, trials, noise).sum()
+            + model.prior.log_prob(params) - model.prior.log_normalizer)
+    np.testing.assert_allclose(joint(params), want, rtol=1e-5)
+
+
+def test_unseeded_full_model_without_noise_says_what_to_do():
+    model, _ = both_models(2)
+    stimuli, y = study(2)
+    params = model.init_params(jax.random.PRNGKey(1))
+    with pytest.raises(ValueError, match="noise="):
+        log_density(model.numpyro_model, (stimuli[:, 0], stimuli[:, 1], y), {}, params)
+
+
+@pytest.mark.parametrize("bad", [1.2, -1.01])
+def test_stimuli_outside_the_chebyshev_domain_are_rejected(bad):
+    model, _ = both_models(2)
+    stimuli, y = study(2)
+    stimuli[3, 1, 0] = bad
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        model.trials((stimuli[:, 0], stimuli[:, 1], y))
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        model.local_covariance(model.init_params(jax.random.PRNGKey(0)), stimuli[3, 1])
+
+
+def test_full_model_configuration_errors():
+    prior = pn.Prior(input_dim=2)
+    with pytest.raises(TypeError, match="OddityTask"):
+        pn.WPPM(prior, pn.TwoAFC())
+    with pytest.raises(ValueError, match="extra_dims"):
+        pn.WPPM(prior, pn.OddityTask(), input_dim=2, extra_dims=2)
+    with pytest.raises(ValueError, match="input_dim"):
+        pn.Prior(input_dim=4)
+    with pytest.raises(ValueError, match="num_samples"):
+        pn.OddityTaskConfig(num_samples=0)
+    with pytest.raises(ValueError, match="bandwidth"):
+        pn.OddityTaskConfig(bandwidth=0.0)
+    with pytest.warns(UserWarning, match="variance_scale"):
+        pn.WPPM(prior, pn.OddityTask(), variance_scale=1.0)
