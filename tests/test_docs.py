@@ -18,7 +18,7 @@ import psyphy_numpyro  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES_WITH_EXAMPLES = ["index.md", "mvp-model.md", "inference.md"]
+PAGES_WITH_EXAMPLES = ["index.md", "mvp-model.md", "inference.md", "full-wppm.md"]
 
 
 @pytest.fixture(scope="module")
