@@ -2,11 +2,18 @@
 
 from .convert import GROUPS, to_inference_data
 from .covariance import diagonal_covariance, mahalanobis
-from .data import ResponseData, TrialData, Trials, as_trials
+from .data import ResponseData, TrialBatch, TrialData, Trials, as_trials
+from .io import load_responses_csv, save_responses_csv
 from .map import MAPOptimizer, MAPPosterior, MAPResult, fit_map
 from .mcmc import NUTSPosterior, NUTSSampler, run_nuts
 from .model import WPPM, wppm_model
 from .noise import GaussianNoise, StudentTNoise
+from .placement import (
+    GridPlacement,
+    SobolPlacement,
+    comparisons_along_directions,
+    reference_points,
+)
 from .plots import plot_learning_curve, plot_thresholds
 from .priors import Prior
 from .readouts import Contour, ContourBand, contour_band, threshold_contour
@@ -26,6 +33,11 @@ __all__ = [
     "StudentTNoise",
     "ResponseData",
     "TrialData",
+    "TrialBatch",
+    "save_responses_csv",
+    "load_responses_csv",
+    "GridPlacement",
+    "SobolPlacement",
     "MAPOptimizer",
     "MAPPosterior",
     "NUTSSampler",
@@ -43,6 +55,8 @@ __all__ = [
     "mahalanobis",
     # simulation, readouts, plots
     "probes_around",
+    "reference_points",
+    "comparisons_along_directions",
     "simulate_responses",
     "simulate_trials",
     "threshold_contour",
