@@ -460,9 +460,10 @@ def as_trials(data: Any, input_dim: int) -> Trials:
     else:
         stimuli, responses = _stimuli_and_responses(data)
         stimuli = check.finite_array("stimuli", stimuli)
-        if stimuli.ndim != 3 or stimuli.shape[1] < 2:
+        if stimuli.ndim != 3 or stimuli.shape[1] != 2:
             raise ValueError(
-                f"stimuli must have shape (N, 2, d), got shape {stimuli.shape}."
+                "stimuli must have shape (N, 2, d): a reference and one comparison "
+                f"per trial; got shape {stimuli.shape}."
             )
         if stimuli.shape[0] == 0:
             raise ValueError("data is empty: at least one trial is needed.")

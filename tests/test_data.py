@@ -314,3 +314,9 @@ def test_psyphy_response_data_is_accepted(seed_data):
     ours = pn.ResponseData()
     ours.merge(theirs)  # psyphy's log converts without loss too
     np.testing.assert_array_equal(ours.to_numpy()[0], stimuli)
+
+
+def test_three_stimuli_per_trial_are_rejected_not_dropped(seed_data):
+    stimuli = np.concatenate([seed_data.stimuli, seed_data.stimuli[:, :1]], axis=1)
+    with pytest.raises(ValueError, match=r"\(N, 2, d\)"):
+        pn.as_trials(pn.TrialData(stimuli, seed_data.responses), 2)
