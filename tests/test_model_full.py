@@ -142,3 +142,37 @@ def test_full_model_configuration_errors():
         pn.OddityTaskConfig(bandwidth=0.0)
     with pytest.warns(UserWarning, match="variance_scale"):
         pn.WPPM(prior, pn.OddityTask(), variance_scale=1.0)
+
+
+@pytest.mark.slow
+def test_map_recovers_a_simulated_field_far_better_than_a_prior_draw():
+    """2,000 trials around 16 Sobol references; metric: mean relative Frobenius
+    error of Sigma(x) at the references (measured: MAP 0.65; five prior draws
+    0.82 to 1.99, mean 1.38)."""
+    import optax
+
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=4),
+                    pn.OddityTask(config=pn.OddityTaskConfig(num_samples=32)))
+    truth = model.init_params(jax.random.PRNGKey(1))
+    refs = pn.reference_points(16, 2, method="sobol", seed=0) * 0.8
+    ref, cmp = pn.comparisons_along_directions(jax.random.PRNGKey(2), refs, 125,
+                                               min_distance=0.0, max_distance=0.15)
+    y = pn.simulate_responses(jax.random.PRNGKey(3), model, truth, ref, cmp)
+    data = pn.TrialData(np.stack([ref, cmp], 1), y)
+    sgd = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(1e-3, momentum=0.9))
+    fit = pn.MAPOptimizer(steps=400, optimizer=sgd, show_progress=False).fit(
+        model, data, seed=0)
+
+    xs = refs
+    true_field = model.local_covariance(truth, xs)
+
+    def error(params):
+        field = model.local_covariance(params, xs)
+        rel = jnp.linalg.norm(field - true_field, axis=(1, 2)) / jnp.linalg.norm(
+            true_field, axis=(1, 2))
+        return float(jnp.mean(rel))
+
+    prior_errors = [error(model.init_params(k))
+                    for k in jax.random.split(jax.random.PRNGKey(9), 5)]
+    assert error(fit.params) < 0.6 * np.mean(prior_errors)
+    assert error(fit.params) < min(prior_errors)
