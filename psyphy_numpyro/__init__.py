@@ -14,9 +14,19 @@ from .placement import (
     comparisons_along_directions,
     reference_points,
 )
-from .plots import plot_learning_curve, plot_thresholds
+from .plots import plot_ellipse_field, plot_learning_curve, plot_thresholds
 from .priors import Prior
-from .readouts import Contour, ContourBand, contour_band, threshold_contour
+from .readouts import (
+    Contour,
+    ContourBand,
+    EllipseFit,
+    contour_band,
+    covariance_field,
+    find_thresholds,
+    fit_ellipse,
+    reference_grid,
+    threshold_contour,
+)
 from .simulate import probes_around, simulate_responses, simulate_trials
 from .tasks import OddityTask, OddityTaskConfig, TwoAFC
 
@@ -64,5 +74,11 @@ __all__ = [
     "Contour",
     "ContourBand",
     "plot_thresholds",
+    "plot_ellipse_field",
+    "fit_ellipse",
+    "EllipseFit",
+    "find_thresholds",
+    "covariance_field",
+    "reference_grid",
     "plot_learning_curve",
 ]
