@@ -279,9 +279,7 @@ class MAPOptimizer:
         result = fit_map(
             svi_key,
             numpyro_model,
-            jnp.asarray(trials.ref),
-            jnp.asarray(trials.probe),
-            jnp.asarray(trials.responses),
+            *trials,  # ref, probe, responses
             num_steps=self.steps,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,

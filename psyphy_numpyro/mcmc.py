@@ -204,9 +204,7 @@ class NUTSSampler:
         mcmc = run_nuts(
             key_chains,
             model.numpyro_model,
-            jnp.asarray(trials.ref),
-            jnp.asarray(trials.probe),
-            jnp.asarray(trials.responses),
+            *trials,  # ref, probe, responses
             num_warmup=self.num_warmup,
             num_samples=self.num_samples,
             num_chains=self.num_chains,
