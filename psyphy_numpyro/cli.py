@@ -35,12 +35,20 @@ def run_demo(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .convert import import_arviz
     from . import (
-        GaussianNoise, MAPOptimizer, NUTSSampler, OddityTask, Prior, WPPM,
-        contour_band, plot_learning_curve, plot_thresholds, simulate_trials,
+        WPPM,
+        GaussianNoise,
+        MAPOptimizer,
+        NUTSSampler,
+        OddityTask,
+        Prior,
+        contour_band,
+        plot_learning_curve,
+        plot_thresholds,
+        simulate_trials,
         threshold_contour,
     )
+    from .convert import import_arviz
 
     az = import_arviz()
     out = Path(out)

@@ -16,7 +16,7 @@ from numpyro.infer import MCMC, Predictive
 
 from .data import Trials
 
-__all__ = ["to_inference_data", "GROUPS", "import_arviz"]
+__all__ = ["GROUPS", "import_arviz", "to_inference_data"]
 
 #: Groups :func:`to_inference_data` writes.
 GROUPS = (

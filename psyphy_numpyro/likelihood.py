@@ -28,10 +28,10 @@ import jax
 import jax.numpy as jnp
 
 __all__ = [
-    "oddity_mvp_logits",
     "oddity_mvp_discriminability",
-    "two_afc_logits",
+    "oddity_mvp_logits",
     "two_afc_discriminability",
+    "two_afc_logits",
 ]
 
 _LOG_TWO_THIRDS = float(jnp.log(2.0 / 3.0))

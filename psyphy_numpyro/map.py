@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +24,7 @@ from numpyro.infer.svi import SVIState
 
 from . import _validation as check
 
-__all__ = ["MAPResult", "MAPPosterior", "MAPOptimizer", "fit_map"]
+__all__ = ["MAPOptimizer", "MAPPosterior", "MAPResult", "fit_map"]
 
 
 class MAPResult(NamedTuple):
@@ -153,9 +154,9 @@ def _all_finite(tree) -> jax.Array:
 class _NoBar:
     def update(self, n: int) -> None: ...
     def set_postfix(self, **kw: Any) -> None: ...
-    def __enter__(self) -> "_NoBar":
+    def __enter__(self) -> _NoBar:
         return self
-    def __exit__(self, *exc: Any) -> None: ...
+    def __exit__(self, *exc: object) -> None: ...
 
 
 def _progress(total: int, enabled: bool):

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,7 @@ from numpyro.infer.initialization import init_to_median, init_to_value
 from . import _validation as check
 from .data import Trials
 
-__all__ = ["NUTSPosterior", "NUTSSampler", "run_nuts", "SAMPLE_STATS_FIELDS"]
+__all__ = ["SAMPLE_STATS_FIELDS", "NUTSPosterior", "NUTSSampler", "run_nuts"]
 
 #: Extra fields every run records, so ArviZ's ``sample_stats`` is complete.
 SAMPLE_STATS_FIELDS = ("diverging", "accept_prob", "num_steps", "potential_energy", "energy")

@@ -24,8 +24,9 @@ discrimination thresholds. eLife RP108943.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +35,12 @@ import numpyro
 import numpyro.distributions as dist
 
 from . import _validation as check
-from .covariance import diagonal_covariance, mahalanobis, wishart_covariance, wishart_sqrt
+from .covariance import (
+    diagonal_covariance,
+    mahalanobis,
+    wishart_covariance,
+    wishart_sqrt,
+)
 from .data import Trials, as_trials
 from .noise import GaussianNoise, StudentTNoise
 from .oddity import oddity_p_correct
@@ -46,7 +52,7 @@ __all__ = ["WPPM", "wppm_model"]
 Params = dict[str, jnp.ndarray]
 
 
-def wppm_model(ref, probe, responses=None, *, wppm: "WPPM", noise=None) -> None:
+def wppm_model(ref, probe, responses=None, *, wppm: WPPM, noise=None) -> None:
     """NumPyro model of a discrimination experiment.
 
     Parameters

@@ -10,7 +10,7 @@ from . import _validation as check
 from .data import Trials
 from .readouts import Contour, ContourBand, _is_stack, threshold_contour
 
-__all__ = ["plot_thresholds", "plot_ellipse_field", "plot_learning_curve"]
+__all__ = ["plot_ellipse_field", "plot_learning_curve", "plot_thresholds"]
 
 _STYLES = ["k-", "k:", "b--", "m-.", "c-"]
 

@@ -77,7 +77,7 @@ class Prior:
             check.positive_int("extra_embedding_dims", self.extra_embedding_dims, 0)
 
     @classmethod
-    def default(cls, input_dim: int, scale: float = 0.5) -> "Prior":
+    def default(cls, input_dim: int, scale: float = 0.5) -> Prior:
         """The MVP prior: ``log_diag ~ Normal(0, scale**2)`` per dimension."""
         return cls(input_dim=input_dim, basis_degree=None, scale=scale)
 

@@ -31,8 +31,9 @@ discrimination thresholds. eLife RP108943.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -46,12 +47,12 @@ __all__ = [
     "Contour",
     "ContourBand",
     "EllipseFit",
-    "threshold_contour",
     "contour_band",
+    "covariance_field",
     "find_thresholds",
     "fit_ellipse",
-    "covariance_field",
     "reference_grid",
+    "threshold_contour",
 ]
 
 _MVP_NUM_ANGLES = 180

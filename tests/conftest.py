@@ -5,18 +5,18 @@ import os
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import warnings  # noqa: E402
+import warnings
 
 with warnings.catch_warnings():  # arviz 0.23 announces its refactor on import
     warnings.simplefilter("ignore", FutureWarning)
-    import arviz  # noqa: F401,E402
+    import arviz  # noqa: F401
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
 
-import psyphy_numpyro as pn  # noqa: E402
+import psyphy_numpyro as pn
 
 
 @pytest.fixture(autouse=True)

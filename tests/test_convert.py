@@ -1,7 +1,6 @@
 """ArviZ conversion: groups, variables, dims and coords, and LOO on top."""
 
 import arviz as az
-import jax
 import numpy as np
 import pytest
 

@@ -14,7 +14,7 @@ pytest.importorskip("mkdocs")
 pytest.importorskip("mkdocstrings")
 pytest.importorskip("mkdocstrings_handlers.python")
 
-import psyphy_numpyro  # noqa: E402
+import psyphy_numpyro
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -69,7 +69,7 @@ def test_every_public_name_is_documented(site):
 
 def test_every_public_module_has_an_api_section():
     listed = set(re.findall(r"^::: psyphy_numpyro\.(\w+)\s*$",
-                            (DOCS / "api.md").read_text(), flags=re.M))
+                            (DOCS / "api.md").read_text(), flags=re.MULTILINE))
     modules = {m.name for m in pkgutil.iter_modules(psyphy_numpyro.__path__)
                if not m.name.startswith("_")}
     assert not modules - listed, (
@@ -85,7 +85,7 @@ def test_every_public_module_has_an_api_section():
 def test_page_examples_run(page, tmp_path):
     """The ```python blocks of a page, run top to bottom in a fresh process."""
     text = (DOCS / page).read_text()
-    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
     assert blocks, f"{page} has no python examples"
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg"}
     proc = subprocess.run(

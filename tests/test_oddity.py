@@ -78,7 +78,7 @@ def _psyphy_predictor(input_dim, family):
     def predict(W, ref, cmp, key):
         stimuli = jnp.stack([ref, cmp], axis=1)
         keys = jax.random.split(key, ref.shape[0])
-        one = lambda s, k: task.predict({"W": W}, s, model, key=k)[0]  # noqa: E731
+        one = lambda s, k: task.predict({"W": W}, s, model, key=k)[0]
         return jax.vmap(one)(stimuli, keys)
 
     return predict
