@@ -271,7 +271,7 @@ class MAPOptimizer:
         init_key, svi_key = jax.random.split(jax.random.PRNGKey(0 if seed is None else seed))
         if init_params is None:
             init_params = model.init_params(init_key)
-        init_params = {k: jnp.asarray(v) for k, v in dict(init_params).items()}
+        init_params = model.prior.check_params(init_params, "init_params")
         reduction = self.reduction or ("sum" if model.is_mvp else "mean")
         scale = 1.0 if reduction == "sum" else 1.0 / trials.ref.shape[0]
         numpyro_model = model.numpyro_model

@@ -103,7 +103,10 @@ class NUTSPosterior:
     samples
         Draws per site, chains flattened: ``{"log_diag": (num_chains * num_samples, d)}``.
     params
-        Posterior mean of each site.
+        A point estimate: the posterior mean for the MVP; for the full WPPM
+        the draw of highest posterior density, because ``W`` is identified
+        only up to sign and rotation in the embedding, so its mean collapses
+        the field.
     num_divergences
         Divergent transitions after warm-up (all chains).
     """
@@ -116,7 +119,11 @@ class NUTSPosterior:
         self.trials = trials
         self.model_kwargs = dict(model_kwargs or {})
         self.samples = mcmc.get_samples()
-        self.params = jax.tree.map(lambda x: jnp.mean(x, axis=0), self.samples)
+        if model.is_mvp:
+            self.params = jax.tree.map(lambda x: jnp.mean(x, axis=0), self.samples)
+        else:  # W is identified only up to sign/rotation: its mean is meaningless
+            best = int(jnp.argmin(mcmc.get_extra_fields()["potential_energy"]))
+            self.params = jax.tree.map(lambda x: x[best], self.samples)
         self.num_divergences = int(np.sum(mcmc.get_extra_fields()["diverging"]))
 
     def sample(self, n: int = 1, *, key: jax.Array) -> dict:
@@ -196,6 +203,8 @@ class NUTSSampler:
         trials = model.trials(data)
         if init_params is not None and hasattr(init_params, "params"):
             init_params = init_params.params
+        if init_params is not None:
+            init_params = model.prior.check_params(init_params, "init_params")
         key_chains, key_noise = jax.random.split(jax.random.PRNGKey(self.seed))
         # The full WPPM's Monte Carlo rule gets fixed draws (common random
         # numbers), so the density NUTS explores is deterministic.

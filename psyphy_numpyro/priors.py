@@ -9,6 +9,11 @@ Two parameterisations, chosen by ``basis_degree``:
   the entries of basis function :math:`\phi_{ij}` have variance
   ``variance_scale * decay_rate ** (i + j)``.
 
+For the full WPPM, psyphy 0.0.5 draws ``W`` with the variances above but
+evaluates its density with ``1e-10`` added to each variance; we do the same
+(:data:`DENSITY_JITTER`), so that prior values agree even at Hong et al.'s
+small ``variance_scale`` and high degrees.
+
 Like psyphy, :meth:`Prior.log_prob` leaves out the Gaussian normalising
 constant; :attr:`Prior.log_normalizer` holds it, so that ``Prior.log_prob(p)
 - Prior.log_normalizer`` is the NumPyro log density.
@@ -32,7 +37,10 @@ import numpyro.distributions as dist
 from . import _validation as check
 from .basis import SUPPORTED_INPUT_DIMS
 
-__all__ = ["Prior"]
+__all__ = ["Prior", "DENSITY_JITTER"]
+
+#: Added to every prior variance of ``W`` in the density (not in sampling), as psyphy does.
+DENSITY_JITTER = 1e-10
 
 _BASIS_DIMS = ("basis_i", "basis_j", "basis_k")
 
@@ -123,22 +131,44 @@ class Prior:
         sd = np.sqrt(self.variance_scale * self.decay_rate ** degree.astype(float))
         return np.broadcast_to(sd[..., None, None], self.shape).astype(np.float32)
 
+    def density_stddev(self) -> np.ndarray:
+        """Standard deviations of the prior density (:data:`DENSITY_JITTER` added)."""
+        if self.is_mvp:
+            return self.stddev()
+        var = self.stddev().astype(float) ** 2 + DENSITY_JITTER
+        return np.sqrt(var).astype(np.float32)
+
     def distribution(self) -> dist.Distribution:
-        """The prior as a NumPyro distribution over the whole parameter array."""
-        return dist.Normal(0.0, self.stddev()).to_event(len(self.shape))
+        """The prior density as a NumPyro distribution over the whole parameter array."""
+        return dist.Normal(0.0, self.density_stddev()).to_event(len(self.shape))
 
     # -- psyphy's API -----------------------------------------------------------
     def sample_params(self, key: jax.Array) -> dict[str, jnp.ndarray]:
         """Draw a parameter PyTree, e.g. ``{"log_diag": (input_dim,)}`` or ``{"W": ...}``."""
-        return {self.site: self.distribution().sample(key)}
+        return {self.site: self.stddev() * jax.random.normal(key, self.shape)}
+
+    def check_params(self, params: dict, name: str = "params") -> dict:
+        """Check a parameter dict's key, shape and values; return it as jnp arrays."""
+        if not isinstance(params, dict) or set(params) != {self.site}:
+            got = sorted(params) if isinstance(params, dict) else type(params).__name__
+            raise ValueError(f"{name} must be a dict with the key {self.site!r}, got {got}.")
+        value = check.finite_array(f"{name}[{self.site!r}]", params[self.site])
+        if value.shape != self.shape:
+            raise ValueError(
+                f"{name}[{self.site!r}] must have shape {self.shape}, got {value.shape}."
+            )
+        return {self.site: jnp.asarray(value, dtype=jnp.float32)}
 
     def log_prob(self, params: dict[str, jnp.ndarray]) -> jnp.ndarray:
         """Log prior density without the normalising constant (psyphy's value)."""
-        return self.distribution().log_prob(params[self.site]) + self.log_normalizer
+        # the density's quadratic term, computed directly (adding the constant
+        # back to NumPyro's normalised value would cancel badly in float32)
+        z = params[self.site] / self.density_stddev()
+        return -0.5 * jnp.sum(z**2)
 
     @property
     def log_normalizer(self) -> float:
         """The constant psyphy drops: ``sum(log sd) + n log(2 pi) / 2``."""
         n = math.prod(self.shape)
-        log_sd = float(np.sum(np.log(self.stddev().astype(float))))
+        log_sd = float(np.sum(np.log(self.density_stddev().astype(float))))
         return log_sd + 0.5 * n * math.log(2.0 * math.pi)

@@ -154,3 +154,33 @@ def test_map_posterior_sample_repeats_the_point(mvp_model):
 def test_map_optimizer_rejects_bad_settings(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         pn.MAPOptimizer(**kwargs)
+
+
+def test_mean_reduction_at_lr_follows_sum_at_lr_over_n(mvp_model, seed_data):
+    init = {"log_diag": jnp.array([0.2, -0.5])}
+    n = seed_data.num_trials
+    fits = {}
+    for reduction, lr in (("sum", 2e-2 / n), ("mean", 2e-2)):
+        opt = pn.MAPOptimizer(steps=200, learning_rate=lr, momentum=0.9,
+                              reduction=reduction, show_progress=False)
+        fits[reduction] = (opt.fit(mvp_model, seed_data, init_params=init),
+                           np.asarray(opt.get_history()[1]))
+    np.testing.assert_allclose(fits["mean"][0].params["log_diag"],
+                               fits["sum"][0].params["log_diag"], rtol=1e-4)
+    np.testing.assert_allclose(fits["mean"][1] * n, fits["sum"][1], rtol=1e-5)
+    with pytest.raises(ValueError, match="reduction"):
+        pn.MAPOptimizer(reduction="median")
+
+
+@pytest.mark.parametrize(
+    "init, match",
+    [({"logdiag": np.zeros(2)}, "init_params"), ({"log_diag": np.zeros(3)}, "shape"),
+     ({"log_diag": np.array([np.nan, 0.0])}, "NaN")],
+)
+def test_bad_init_params_are_named(mvp_model, seed_data, init, match):
+    with pytest.raises(ValueError, match=match):
+        pn.MAPOptimizer(steps=5, show_progress=False).fit(mvp_model, seed_data,
+                                                          init_params=init)
+    with pytest.raises(ValueError, match=match):
+        pn.NUTSSampler(num_warmup=5, num_samples=5, progress_bar=False).fit(
+            mvp_model, seed_data, init_params=init)

@@ -189,3 +189,42 @@ def test_map_recovers_a_simulated_field_far_better_than_a_prior_draw():
 
     prior_threshold = threshold_error(model.init_params(jax.random.PRNGKey(0)))
     assert threshold_error(fit.params) < 0.5 * prior_threshold
+
+
+@pytest.mark.parametrize("input_dim, degree, variance_scale", [(3, 4, 3e-4), (2, 5, 4e-3)])
+def test_prior_differences_match_psyphy_at_small_variances(input_dim, degree,
+                                                             variance_scale):
+    """psyphy adds 1e-10 to every variance in its density; so do we."""
+    settings = dict(input_dim=input_dim, basis_degree=degree,
+                    variance_scale=variance_scale, decay_rate=0.4,
+                    extra_embedding_dims=1)
+    ours, theirs = pn.Prior(**settings), psyphy_model.Prior(**settings)
+    a, b = ours.sample_params(jax.random.PRNGKey(0)), ours.sample_params(jax.random.PRNGKey(1))
+    np.testing.assert_allclose(ours.log_prob(a) - ours.log_prob(b),
+                               theirs.log_prob(a) - theirs.log_prob(b), rtol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
+def test_nuts_on_the_full_model_with_fixed_draws():
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1),
+                    pn.OddityTask(config=pn.OddityTaskConfig(num_samples=50)))
+    truth = model.init_params(jax.random.PRNGKey(1))
+    stimuli, _ = study(2, n=60)
+    y = pn.simulate_responses(jax.random.PRNGKey(2), model, truth, stimuli[:, 0],
+                              stimuli[:, 1])
+    data = pn.TrialData(stimuli, y)
+    post = pn.NUTSSampler(num_warmup=40, num_samples=30, num_chains=2,
+                          progress_bar=False).fit(model, data, init_params=truth)
+    assert post.samples["W"].shape == (60, 2, 2, 2, 3)
+    # the point estimate is one of the draws (the mean of W would collapse the field)
+    assert np.any(np.all(np.asarray(post.samples["W"]) == np.asarray(post.params["W"]),
+                         axis=(1, 2, 3, 4)))
+    idata = post.to_inference_data()
+    assert idata.posterior["W"].dims == ("chain", "draw", "basis_i", "basis_j", "dim",
+                                         "embed")
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "trial")
+    # the log likelihood group uses the run's fixed draws
+    draw = {"W": np.asarray(idata.posterior["W"][0, 5])}
+    want = model.log_likelihood(draw, post.trials, post.model_kwargs["noise"])
+    np.testing.assert_allclose(idata.log_likelihood["y"][0, 5], want, rtol=1e-4,
+                               atol=1e-5)
