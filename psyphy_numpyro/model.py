@@ -288,9 +288,15 @@ class WPPM:
     def trials(self, data: Any) -> Trials:
         """Validate ``data`` against this model and return :class:`Trials`."""
         trials = as_trials(data, self.input_dim)
-        if not self.is_mvp:
-            self._in_domain("stimuli", np.concatenate([trials.ref, trials.probe]))
+        self.check_stimuli(trials.ref, trials.probe)
         return trials
+
+    def check_stimuli(self, ref: Any, probe: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validate ``(N, input_dim)`` stimuli (finite, matching, in the domain)."""
+        ref, probe = check.stimuli_pair(ref, probe, self.input_dim)
+        if not self.is_mvp:
+            self._in_domain("stimuli", np.concatenate([ref, probe]))
+        return ref, probe
 
     def discriminability(self, params: Params, stimulus) -> jnp.ndarray:
         """MVP: discriminability of one ``(ref, probe)`` pair."""

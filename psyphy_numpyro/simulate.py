@@ -69,7 +69,7 @@ def simulate_responses(
     numpy.ndarray
         int32 responses, shape ``(N,)``.
     """
-    ref, probe = check.stimuli_pair(ref, probe, model.input_dim)
+    ref, probe = model.check_stimuli(ref, probe)
     fixed = {k: jnp.asarray(v)[None] for k, v in params.items()}
     draws = _predict_y(model, fixed, rng_key, ref, probe)
     return np.asarray(draws[0], dtype=np.int32)

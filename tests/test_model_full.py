@@ -125,6 +125,10 @@ def test_stimuli_outside_the_chebyshev_domain_are_rejected(bad):
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         model.trials((stimuli[:, 0], stimuli[:, 1], y))
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        pn.simulate_responses(jax.random.PRNGKey(0), model,
+                              model.init_params(jax.random.PRNGKey(0)),
+                              stimuli[:, 0], stimuli[:, 1])
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         model.local_covariance(model.init_params(jax.random.PRNGKey(0)), stimuli[3, 1])
 
 
