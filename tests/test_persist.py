@@ -1,0 +1,348 @@
+"""Saving fits to netCDF and loading them back: exact round trips, working objects."""
+
+import dataclasses
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from numpyro.infer.util import log_density
+
+import psyphy_numpyro as pn
+from psyphy_numpyro import persist
+from psyphy_numpyro.persist import (
+    FORMAT_VERSION,
+    FitRecord,
+    StoredPosterior,
+    load_fit,
+    model_config,
+    model_from_config,
+    register_fit_format,
+    save_fit,
+)
+
+MODELS = {
+    "mvp-oddity": lambda: pn.WPPM(input_dim=2, prior=pn.Prior.default(2, scale=0.3),
+                                  task=pn.OddityTask(slope=1.7)),
+    "mvp-2afc": lambda: pn.WPPM(pn.Prior.default(3, scale=0.8), pn.TwoAFC(slope=2.5),
+                                diag_term=1e-4),
+    "full": lambda: pn.WPPM(
+        pn.Prior(input_dim=2, basis_degree=2, variance_scale=3e-3, decay_rate=0.35),
+        pn.OddityTask(config=pn.OddityTaskConfig(num_samples=20, bandwidth=2e-2,
+                                                 default_key_seed=7)),
+        diag_term=2e-6),
+    "student-t": lambda: pn.WPPM(
+        pn.Prior(input_dim=1, basis_degree=1, extra_embedding_dims=0),
+        pn.OddityTask(config=pn.OddityTaskConfig(num_samples=16)),
+        pn.StudentTNoise(df=4.5)),
+}
+
+
+def small_full_model():
+    # Monte Carlo draws of the same shape as MODELS["full"]'s, so the eager
+    # random ops that draw them compile once for the whole file
+    return pn.WPPM(pn.Prior(input_dim=2, basis_degree=1),
+                   pn.OddityTask(config=pn.OddityTaskConfig(num_samples=20)))
+
+
+def stimuli(input_dim, n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    ref = rng.uniform(-0.8, 0.8, (n, input_dim))
+    return ref, ref + rng.normal(0.0, 0.05, (n, input_dim))
+
+
+def assert_same_arrays(a, b):
+    """Same keys, dtypes, shapes and values (bit for bit)."""
+    assert set(a) == set(b)
+    for k in a:
+        x, y = np.asarray(a[k]), np.asarray(b[k])
+        assert x.dtype == y.dtype, k
+        np.testing.assert_array_equal(x, y, err_msg=k)
+
+
+# -- model configuration ---------------------------------------------------------
+@pytest.mark.parametrize("name", list(MODELS))
+def test_model_config_round_trips_and_gives_the_same_log_likelihood(name):
+    model = MODELS[name]()
+    cfg = model_config(model)
+    assert cfg["format_version"] == FORMAT_VERSION
+    assert json.loads(json.dumps(cfg)) == cfg  # JSON-safe as is
+    rebuilt = model_from_config(json.loads(json.dumps(cfg)))
+    assert model_config(rebuilt) == cfg
+    assert (rebuilt.prior, rebuilt.task, rebuilt.noise) == (model.prior, model.task,
+                                                            model.noise)
+    assert (rebuilt.input_dim, rebuilt.diag_term) == (model.input_dim, model.diag_term)
+
+    params = model.init_params(jax.random.PRNGKey(3))
+    ref, probe = stimuli(model.input_dim)
+    data = (ref, probe, np.arange(30) % 2)
+    key = jax.random.PRNGKey(5)
+    want = model.log_likelihood_from_data(params, data, key=key)
+    got = rebuilt.log_likelihood_from_data(params, data, key=key)
+    assert np.isfinite(want) and got == want
+
+
+def test_every_dataclass_field_is_stored():
+    model = MODELS["full"]()
+    cfg = model_config(model)
+    for part, obj in [("prior", model.prior), ("task", model.task), ("noise", model.noise),
+                      ("config", model.task.config)]:
+        stored = cfg["task"]["config"] if part == "config" else cfg[part]
+        assert set(stored) - {"class"} == {f.name for f in dataclasses.fields(obj)}
+        assert stored["class"] == type(obj).__name__
+
+
+def test_bad_configurations_are_refused():
+    cfg = model_config(MODELS["full"]())
+    with pytest.raises(TypeError, match="model must be"):
+        model_config("WPPM")
+    with pytest.raises(ValueError, match="format version 99"):
+        model_from_config({**cfg, "format_version": 99})
+    with pytest.raises(ValueError, match="no format version"):
+        model_from_config({k: v for k, v in cfg.items() if k != "format_version"})
+    with pytest.raises(ValueError, match="unknown configuration class 'Gauss'"):
+        model_from_config({**cfg, "noise": {"class": "Gauss"}})
+    with pytest.raises(ValueError, match=r"no field\(s\) \['colour'\]"):
+        model_from_config({**cfg, "noise": {"class": "GaussianNoise", "colour": 1}})
+    with pytest.raises(ValueError, match="lacks"):
+        model_from_config({"format_version": FORMAT_VERSION})
+
+
+# -- MAP ---------------------------------------------------------------------------
+def test_map_round_trip_mvp(tmp_path, mvp_model, seed_data):
+    fit = pn.MAPOptimizer(steps=20, learning_rate=2e-2, show_progress=False).fit(
+        mvp_model, seed_data)
+    path = save_fit(tmp_path / "map.nc", fit)
+    back = load_fit(path)
+    assert isinstance(back, pn.MAPPosterior)
+    assert_same_arrays(back.params, fit.params)
+    assert isinstance(back.params["log_diag"], jax.Array)
+    assert back.losses.dtype == fit.losses.dtype and back.losses.shape == (20,)
+    np.testing.assert_array_equal(back.losses, fit.losses)
+    assert model_config(back.model) == model_config(mvp_model)
+    assert back.model.log_likelihood_from_data(back.params, seed_data) == \
+        mvp_model.log_likelihood_from_data(fit.params, seed_data)
+    # the rest of the package takes it
+    np.testing.assert_array_equal(
+        pn.covariance_field(back.model, back.params, np.zeros((1, 2))),
+        pn.covariance_field(mvp_model, fit.params, np.zeros((1, 2))))
+    assert back.sample(3)["log_diag"].shape == (3, 2)
+
+
+def test_map_round_trip_full_without_losses(tmp_path):
+    model = small_full_model()
+    fit = pn.MAPPosterior(model.init_params(jax.random.PRNGKey(0)), model)
+    back = load_fit(save_fit(tmp_path / "map.nc", fit))
+    assert back.losses is None
+    assert_same_arrays(back.params, fit.params)
+    ref, probe = stimuli(2)
+    data = (ref, probe, np.ones(30, int))
+    key = jax.random.PRNGKey(1)
+    assert back.model.log_likelihood_from_data(back.params, data, key=key) == \
+        model.log_likelihood_from_data(fit.params, data, key=key)
+
+
+# -- NUTS --------------------------------------------------------------------------
+def nuts_round_trip(tmp_path, post):
+    back = load_fit(save_fit(tmp_path / "nuts.nc", post))
+    assert isinstance(back, pn.NUTSPosterior)
+    assert_same_arrays(back.mcmc.get_samples(group_by_chain=True),
+                       post.mcmc.get_samples(group_by_chain=True))
+    assert_same_arrays(back.mcmc.get_extra_fields(group_by_chain=True),
+                       post.mcmc.get_extra_fields(group_by_chain=True))
+    assert_same_arrays(back.samples, post.samples)
+    assert_same_arrays(back.params, post.params)
+    assert_same_arrays(back.trials._asdict(), post.trials._asdict())
+    assert_same_arrays(back.model_kwargs, post.model_kwargs)
+    assert back.num_divergences == post.num_divergences
+    assert (back.mcmc.num_chains, back.mcmc.num_samples, back.mcmc.num_warmup) == \
+        (post.mcmc.num_chains, post.mcmc.num_samples, post.mcmc.num_warmup)
+    assert model_config(back.model) == model_config(post.model)
+    key = jax.random.PRNGKey(4)
+    assert_same_arrays(back.sample(5, key=key), post.sample(5, key=key))
+    # the reloaded model's log joint (prior + log-likelihood, with the run's fixed
+    # draws) at the reloaded point equals the original's
+    want, got = (
+        jax.jit(lambda args, kwargs, params, m=fit.model:
+                log_density(m.numpyro_model, args, kwargs, params)[0])(
+            tuple(fit.trials), fit.model_kwargs, fit.params)
+        for fit in (post, back))
+    assert np.isfinite(want) and got == want
+    return back
+
+
+def test_nuts_round_trip_mvp(tmp_path, mvp_model, seed_data):
+    post = pn.NUTSSampler(num_warmup=20, num_samples=10, num_chains=2,
+                          progress_bar=False).fit(mvp_model, seed_data)
+    back = nuts_round_trip(tmp_path, post)
+    # ArviZ conversion of the reloaded run: the stored draws and statistics, and
+    # the log-likelihood of each draw
+    idata = back.to_inference_data(posterior_predictive=False)
+    extra = post.mcmc.get_extra_fields(group_by_chain=True)
+    np.testing.assert_array_equal(idata.posterior["log_diag"],
+                                  post.mcmc.get_samples(group_by_chain=True)["log_diag"])
+    np.testing.assert_array_equal(idata.sample_stats["diverging"], extra["diverging"])
+    np.testing.assert_array_equal(idata.sample_stats["lp"], -extra["potential_energy"])
+    draw = {"log_diag": post.samples["log_diag"][13]}  # chain 1, draw 3
+    np.testing.assert_allclose(idata.log_likelihood["y"][1, 3],
+                               mvp_model.log_likelihood(draw, post.trials), rtol=1e-6)
+    np.testing.assert_array_equal(idata.observed_data["y"], post.trials.responses)
+    # readouts take the reloaded draws: Sigma = diag(exp(log_diag))
+    cov = pn.covariance_field(back.model, back.samples, np.zeros((1, 2)))
+    np.testing.assert_allclose(np.diagonal(cov[:, 0], axis1=-2, axis2=-1),
+                               np.exp(post.samples["log_diag"]), rtol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
+def test_nuts_round_trip_full_keeps_the_fixed_draws(tmp_path):
+    model = small_full_model()
+    ref, probe = stimuli(2)
+    y = np.random.default_rng(1).integers(0, 2, 30)
+    post = pn.NUTSSampler(num_warmup=5, num_samples=5, num_chains=2,
+                          progress_bar=False).fit(model, (ref, probe, y))
+    back = nuts_round_trip(tmp_path, post)
+    assert back.model_kwargs["noise"].shape == (30, 3, 5, 20)
+    assert back.model_kwargs["noise"].dtype == np.float32
+
+
+# -- other posteriors --------------------------------------------------------------
+class DrawsPosterior:
+    """A posterior with the protocol only: model, params, samples, trials."""
+
+    def __init__(self, model, samples, trials=None, model_kwargs=None):
+        self.model, self.samples, self.trials = model, samples, trials
+        self.params = jax.tree.map(lambda x: x.mean(0), samples)
+        if model_kwargs is not None:
+            self.model_kwargs = model_kwargs
+
+
+class SamplerPosterior:
+    """A posterior that can only draw (as a guide does)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.params = {"log_diag": jnp.array([0.1, -0.2])}
+
+    def sample(self, n=1, *, key):
+        return {"log_diag": self.params["log_diag"] + 0.1 * jax.random.normal(key, (n, 2))}
+
+
+def test_a_posterior_with_draws_round_trips(tmp_path, mvp_model, seed_data):
+    samples = {"log_diag": jax.random.normal(jax.random.PRNGKey(0), (40, 2))}
+    fit = DrawsPosterior(mvp_model, samples, mvp_model.trials(seed_data))
+    back = load_fit(save_fit(tmp_path / "draws.nc", fit))
+    assert isinstance(back, StoredPosterior)
+    assert_same_arrays(back.samples, fit.samples)
+    assert_same_arrays(back.params, fit.params)
+    assert_same_arrays(back.trials._asdict(), fit.trials._asdict())
+    idata = back.to_inference_data(posterior_predictive=False)
+    assert idata.posterior["log_diag"].shape == (1, 40, 2)
+    np.testing.assert_allclose(
+        idata.log_likelihood["y"][0, 7],
+        mvp_model.log_likelihood({"log_diag": samples["log_diag"][7]}, fit.trials),
+        rtol=1e-6)
+
+
+def test_a_full_posterior_keeps_its_fixed_draws(tmp_path):
+    model = small_full_model()
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    samples = {"W": jax.random.normal(keys[0], (6, *model.prior.shape))}
+    noise = jax.random.normal(keys[1], (30, 3, 5, 20))
+    ref, probe = stimuli(2)
+    fit = DrawsPosterior(model, samples, model.trials((ref, probe, np.ones(30, int))),
+                         {"noise": noise})
+    back = load_fit(save_fit(tmp_path / "draws.nc", fit))
+    assert_same_arrays(back.samples, fit.samples)
+    assert_same_arrays(back.model_kwargs, fit.model_kwargs)
+    assert_same_arrays(back.trials._asdict(), fit.trials._asdict())
+    assert model_config(back.model) == model_config(model)
+
+
+def test_a_posterior_that_only_samples_stores_its_draws(tmp_path, mvp_model):
+    fit = SamplerPosterior(mvp_model)
+    back = load_fit(save_fit(tmp_path / "guide.nc", fit, num_draws=25, seed=3))
+    want = fit.sample(25, key=jax.random.PRNGKey(3))
+    assert_same_arrays(back.samples, want)
+    assert_same_arrays(back.params, fit.params)
+    assert back.trials is None
+    with pytest.raises(ValueError, match="no trials"):
+        back.to_inference_data()
+
+
+class ScaledPoint:
+    """A made-up fit kind with its own format."""
+
+    def __init__(self, model, params, scale):
+        self.model, self.params, self.scale = model, params, scale
+
+
+def test_a_registered_kind_round_trips_in_the_same_layout(tmp_path, monkeypatch,
+                                                           mvp_model):
+    monkeypatch.setattr(persist, "_FORMATS", dict(persist._FORMATS))
+
+    def write(fit):
+        return FitRecord({k: np.asarray(v)[None, None] for k, v in fit.params.items()},
+                         arrays={"scale": np.asarray(fit.scale)}, info={"tag": "x"})
+
+    def read(model, record):
+        assert record.info == {"tag": "x"}
+        return ScaledPoint(model, {k: v[0, 0] for k, v in record.draws.items()},
+                           record.arrays["scale"])
+
+    register_fit_format("scaled", ScaledPoint, write, read)
+    fit = ScaledPoint(mvp_model, {"log_diag": np.array([0.5, 1.0], np.float32)},
+                      np.arange(3, dtype=np.int16))
+    path = save_fit(tmp_path / "scaled.nc", fit)
+    back = load_fit(path)
+    assert isinstance(back, ScaledPoint)
+    assert_same_arrays(back.params, fit.params)
+    assert back.scale.dtype == np.int16
+    np.testing.assert_array_equal(back.scale, fit.scale)
+    idata = pn.convert.import_arviz().from_netcdf(path)
+    assert idata.attrs["fit_kind"] == "scaled"
+    assert set(idata.groups()) == {"posterior", "constant_data"}
+    idata.close()
+    with pytest.raises(ValueError, match="already registered"):
+        register_fit_format("map", ScaledPoint, write, read)
+
+
+# -- errors ------------------------------------------------------------------------
+def test_errors_name_the_problem(tmp_path, mvp_model):
+    az = pn.convert.import_arviz()
+    fit = pn.MAPPosterior({"log_diag": jnp.zeros(2)}, mvp_model)
+    with pytest.raises(FileNotFoundError, match="no file"):
+        load_fit(tmp_path / "missing.nc")
+    (tmp_path / "text.nc").write_text("not netCDF")
+    with pytest.raises(ValueError, match="not a netCDF file"):
+        load_fit(tmp_path / "text.nc")
+    plain = az.from_dict(posterior={"x": np.zeros((1, 3))})
+    plain.to_netcdf(str(tmp_path / "plain.nc"))
+    with pytest.raises(ValueError, match="no format version"):
+        load_fit(tmp_path / "plain.nc")
+
+    path = save_fit(tmp_path / "fit.nc", fit)
+    idata = az.from_netcdf(path)
+    idata.attrs[persist._VERSION_KEY] = FORMAT_VERSION + 1
+    idata.to_netcdf(str(tmp_path / "future.nc"))
+    with pytest.raises(ValueError, match=f"format version {FORMAT_VERSION + 1}"):
+        load_fit(tmp_path / "future.nc")
+    idata.attrs[persist._VERSION_KEY] = FORMAT_VERSION
+    idata.attrs["fit_kind"] = "laplace"
+    idata.to_netcdf(str(tmp_path / "laplace.nc"))
+    with pytest.raises(ValueError, match="kind 'laplace', which is not registered"):
+        load_fit(tmp_path / "laplace.nc")
+    idata.close()
+
+    with pytest.raises(TypeError, match="fit must be"):
+        save_fit(tmp_path / "x.nc", {"log_diag": np.zeros(2)})
+    with pytest.raises(TypeError, match="model must be"):
+        save_fit(tmp_path / "x.nc", pn.MAPPosterior({"log_diag": jnp.zeros(2)}, "WPPM"))
+    with pytest.raises(ValueError, match="shape"):
+        save_fit(tmp_path / "x.nc", pn.MAPPosterior({"log_diag": jnp.zeros(3)}, mvp_model))
+    with pytest.raises(TypeError, match="path must be"):
+        save_fit(3, fit)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        save_fit(tmp_path / "no" / "fit.nc", fit)
+    assert not (tmp_path / "x.nc").exists()
