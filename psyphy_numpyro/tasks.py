@@ -90,6 +90,149 @@ class OddityTask:
         """Half-way from the mapping's floor to 1: 5/6 for the MVP oddity rule."""
         return 0.5 * (self.floor + 1.0)
 
+    # -- psyphy 0.0.5's task interface (predict, simulate, loglik) -----------------
+    # The maths stays in the model (``WPPM.p_correct``, ``WPPM.trial_logits``,
+    # ``WPPM.draw_noise``, ``WPPM.log_likelihood_from_data``); these methods only
+    # arrange psyphy's arguments and keys for it.
+    @staticmethod
+    def _predict_fn(model, params, ref, probe, key, num_trials):
+        """p(correct); Monte Carlo draws from ``key``, one set per trial if counted."""
+        import jax
+
+        if model.is_mvp:
+            return jax.nn.sigmoid(model.trial_logits(params, ref, probe))
+        return model.p_correct(params, ref, probe, model.draw_noise(key, num_trials))
+
+    @staticmethod
+    def _simulate_fn(model, params, ref, probe, key):
+        import jax
+
+        key_mc, key_answer = jax.random.split(key)  # psyphy's split
+        p = OddityTask._predict_fn(model, params, ref, probe, key_mc, ref.shape[0])
+        return jax.random.bernoulli(key_answer, p).astype(jnp.int32), p
+
+    def _checked(self, model, stimuli, batch: bool):
+        """Check the model and ``(..., 2, input_dim)`` stimuli; return ref, probe."""
+        import jax
+
+        if not all(hasattr(model, a) for a in ("task", "trial_logits", "draw_noise")):
+            raise TypeError(
+                f"model must be a psyphy_numpyro.WPPM, got {type(model).__name__}."
+            )
+        if model.task != self:
+            raise ValueError(
+                f"this task ({self!r}) differs from the model's ({model.task!r}); "
+                "call model.task's method so that the Monte Carlo settings agree."
+            )
+        d = model.input_dim
+        if not isinstance(stimuli, jax.core.Tracer):
+            stimuli = jnp.asarray(check.finite_array("stimuli", stimuli))
+        want = f"(n_trials, 2, {d})" if batch else f"(2, {d}) for one trial"
+        if (stimuli.ndim != (3 if batch else 2)) or stimuli.shape[-2:] != (2, d):
+            raise ValueError(
+                f"stimuli must have shape {want} (reference, comparison), got "
+                f"{tuple(stimuli.shape)}."
+            )
+        ref, probe = stimuli[..., 0, :], stimuli[..., 1, :]
+        if not isinstance(stimuli, jax.core.Tracer):
+            model.check_stimuli(ref.reshape(-1, d), probe.reshape(-1, d))
+        return ref, probe
+
+    def predict(self, params, stimuli, model, *, key=None):
+        """p(correct) of one trial, as psyphy 0.0.5's 1-tuple ``(p_correct,)``.
+
+        Parameters
+        ----------
+        params
+            Model parameters.
+        stimuli
+            ``(2, input_dim)``: the reference and the comparison.
+        model
+            The :class:`~psyphy_numpyro.WPPM` whose task this is.
+        key
+            Key of the full WPPM's Monte Carlo draws (the MVP ignores it);
+            default ``PRNGKey(config.default_key_seed)``. With the same key the
+            value equals psyphy's.
+
+        Returns
+        -------
+        tuple
+            ``(p_correct,)``, a scalar array.
+        """
+        import jax
+
+        ref, probe = self._checked(model, stimuli, batch=False)
+        if key is None:
+            key = jax.random.PRNGKey(self.config.default_key_seed)
+        predict = jax.jit(self._predict_fn, static_argnums=(0, 5))
+        return (predict(model, params, ref, probe, key, None),)
+
+    def simulate(self, params, stimuli, model, *, key):
+        """Simulated answers for a batch of trials (psyphy 0.0.5's layout).
+
+        ``key`` is split into a Monte Carlo key (independent draws per trial,
+        as :meth:`loglik` uses) and a key for the Bernoulli answers, as psyphy
+        splits it, so the same key gives psyphy's answers.
+
+        Parameters
+        ----------
+        params
+            Model parameters.
+        stimuli
+            ``(n_trials, 2, input_dim)``.
+        model
+            The :class:`~psyphy_numpyro.WPPM` whose task this is.
+        key
+            PRNG key (required).
+
+        Returns
+        -------
+        responses : jnp.ndarray
+            int32 answers (1 correct, 0 wrong), shape ``(n_trials,)``.
+        (p_correct,) : tuple
+            p(correct) of each trial, shape ``(n_trials,)``.
+        """
+        import jax
+
+        if key is None:
+            raise TypeError(
+                "simulate needs a PRNG key: pass key=jax.random.PRNGKey(...)."
+            )
+        ref, probe = self._checked(model, stimuli, batch=True)
+        simulate = jax.jit(self._simulate_fn, static_argnums=0)
+        responses, p = simulate(model, params, ref, probe, key)
+        return responses, (p,)
+
+    def loglik(self, params, data, model, *, key=None):
+        """Total Bernoulli log-likelihood of ``data`` (a scalar), as psyphy 0.0.5.
+
+        The same as ``model.log_likelihood_from_data(params, data, key=key)``:
+        independent Monte Carlo draws per trial from ``key`` (default
+        ``PRNGKey(0)``, psyphy's fallback).
+
+        Parameters
+        ----------
+        params
+            Model parameters.
+        data
+            Trials: :class:`~psyphy_numpyro.TrialData`, ``ResponseData``,
+            psyphy's versions, or ``(ref, probe, responses)``.
+        model
+            The :class:`~psyphy_numpyro.WPPM` whose task this is.
+        key
+            Key of the Monte Carlo draws (full WPPM).
+        """
+        if not hasattr(model, "log_likelihood_from_data"):
+            raise TypeError(
+                f"model must be a psyphy_numpyro.WPPM, got {type(model).__name__}."
+            )
+        if model.task != self:
+            raise ValueError(
+                f"this task ({self!r}) differs from the model's ({model.task!r}); "
+                "call model.task.loglik so that the Monte Carlo settings agree."
+            )
+        return model.log_likelihood_from_data(params, data, key=key)
+
 
 @dataclass(frozen=True)
 class TwoAFC:

@@ -1,0 +1,119 @@
+"""OddityTask.predict / simulate / loglik against psyphy 0.0.5 with the same keys."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import psyphy_numpyro as pn
+
+psyphy_model = pytest.importorskip("psyphy.model")
+psyphy_data = pytest.importorskip("psyphy.data")
+
+SETTINGS = {"basis_degree": 2, "variance_scale": 4e-3,
+            "decay_rate": 0.4, "extra_embedding_dims": 1}
+NUM_SAMPLES = 200
+
+
+@pytest.fixture(scope="module")
+def models():
+    ours = pn.WPPM(pn.Prior(input_dim=2, **SETTINGS),
+                   pn.OddityTask(config=pn.OddityTaskConfig(num_samples=NUM_SAMPLES)),
+                   pn.GaussianNoise())
+    theirs = psyphy_model.WPPM(
+        psyphy_model.Prior(input_dim=2, **SETTINGS),
+        psyphy_model.OddityTask(
+            config=psyphy_model.OddityTaskConfig(num_samples=NUM_SAMPLES)),
+        psyphy_model.GaussianNoise(), input_dim=2, extra_dims=1)
+    return ours, theirs, ours.init_params(jax.random.PRNGKey(5))
+
+
+@pytest.fixture(scope="module")
+def stimuli():
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(-0.8, 0.8, (12, 2))
+    return jnp.asarray(np.stack([ref, ref + rng.normal(0, 0.08, ref.shape)], 1),
+                       jnp.float32)
+
+
+def test_predict_equals_psyphys_with_the_same_key(models, stimuli):
+    ours, theirs, params = models
+    for key in (jax.random.PRNGKey(3), None):  # None: config.default_key_seed
+        (p,) = ours.task.predict(params, stimuli[0], ours, key=key)
+        (q,) = jax.jit(theirs.likelihood.predict, static_argnums=2)(
+            params, stimuli[0], theirs, key=key)
+        assert p.shape == ()
+        np.testing.assert_allclose(p, q, rtol=1e-5)
+
+
+def test_simulate_equals_psyphys_and_predict_under_vmap(models, stimuli):
+    ours, theirs, params = models
+    key = jax.random.PRNGKey(11)
+    responses, (p,) = ours.task.simulate(params, stimuli, ours, key=key)
+    their_responses, (q,) = jax.jit(theirs.likelihood.simulate, static_argnums=2)(
+        params, stimuli, theirs, key=key)
+    assert responses.shape == (12,) and responses.dtype == jnp.int32
+    np.testing.assert_allclose(p, q, rtol=1e-5)
+    np.testing.assert_array_equal(responses, their_responses)
+    # psyphy's per-trial layout: the Monte Carlo half of the key, split per trial
+    trial_keys = jax.random.split(jax.random.split(key)[0], 12)
+    per_trial = jax.vmap(lambda s, k: ours.task.predict(params, s, ours, key=k)[0])(
+        stimuli, trial_keys)
+    np.testing.assert_allclose(per_trial, p, rtol=1e-6)
+
+
+def test_loglik_equals_psyphys_and_the_models(models, stimuli):
+    ours, theirs, params = models
+    y = np.random.default_rng(1).integers(0, 2, 12)
+    data = psyphy_data.TrialData(stimuli=stimuli, responses=jnp.asarray(y))
+    key = jax.random.PRNGKey(7)
+    ll = ours.task.loglik(params, data, ours, key=key)
+    their_ll = theirs.likelihood.loglik(params, data, theirs, key=key)
+    np.testing.assert_allclose(ll, their_ll, rtol=1e-5)
+    np.testing.assert_allclose(ll, ours.log_likelihood_from_data(params, data, key=key),
+                               rtol=1e-6)
+    # by hand: Bernoulli log-probabilities of each trial's p(correct), one key each
+    trial_keys = jax.random.split(key, 12)
+    p = jax.vmap(lambda s, k: ours.task.predict(params, s, ours, key=k)[0])(
+        stimuli, trial_keys)
+    hand = np.sum(np.where(y == 1, np.log(p), np.log1p(-np.asarray(p))))
+    np.testing.assert_allclose(ll, hand, rtol=1e-5)
+    # the default key is psyphy's fallback, PRNGKey(0)
+    np.testing.assert_array_equal(ours.task.loglik(params, data, ours),
+                                  ours.task.loglik(params, data, ours,
+                                                   key=jax.random.PRNGKey(0)))
+
+
+def test_mvp_task_uses_the_closed_form(mvp_model, seed_truth):
+    stim = jnp.array([[[0.0, 0.0], [0.3, 0.05]], [[0.0, 0.0], [-0.1, 0.2]]])
+    (p,) = mvp_model.task.predict(seed_truth, stim[0], mvp_model)
+    np.testing.assert_allclose(p, mvp_model.predict_prob(seed_truth, tuple(stim[0])),
+                               rtol=1e-6)
+    # psyphy's MVP rule by hand: 1/3 + (2/3) * (tanh(slope * d) + 1) / 2
+    d = np.sqrt(np.sum((0.3, 0.05) ** np.array(2) / (np.array([0.9, 0.01]) + 1e-6)))
+    np.testing.assert_allclose(p, 1 / 3 + (2 / 3) * 0.5 * (np.tanh(1.5 * d) + 1),
+                               rtol=1e-5)
+    responses, (q,) = mvp_model.task.simulate(seed_truth, stim, mvp_model,
+                                              key=jax.random.PRNGKey(0))
+    assert set(np.asarray(responses).tolist()) <= {0, 1}
+    np.testing.assert_allclose(q[0], p, rtol=1e-6)
+    data = pn.TrialData(stim, np.array([1, 0]))
+    np.testing.assert_allclose(mvp_model.task.loglik(seed_truth, data, mvp_model),
+                               np.log(q[0]) + np.log1p(-q[1]), rtol=1e-5)
+
+
+def test_bad_arguments_are_named(models, stimuli):
+    ours, _, params = models
+    with pytest.raises(ValueError, match="differs from the model's"):
+        pn.OddityTask(config=pn.OddityTaskConfig(num_samples=10)).predict(
+            params, stimuli[0], ours)
+    with pytest.raises(ValueError, match=r"shape \(2, 2\) for one trial"):
+        ours.task.predict(params, stimuli, ours)
+    with pytest.raises(ValueError, match=r"shape \(n_trials, 2, 2\)"):
+        ours.task.simulate(params, stimuli[0], ours, key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="Chebyshev domain"):
+        ours.task.predict(params, jnp.array([[0.0, 0.0], [1.2, 0.0]]), ours)
+    with pytest.raises(TypeError, match="key"):
+        ours.task.simulate(params, stimuli, ours, key=None)
+    with pytest.raises(TypeError, match="WPPM"):
+        ours.task.loglik(params, stimuli, object())
