@@ -150,9 +150,9 @@ class OddityTask:
         model
             The :class:`~psyphy_numpyro.WPPM` whose task this is.
         key
-            Key of the full WPPM's Monte Carlo draws (the MVP ignores it);
-            default ``PRNGKey(config.default_key_seed)``. With the same key the
-            value equals psyphy's.
+            Key of the full WPPM's Monte Carlo draws (``model.draw_noise``; the
+            MVP ignores it); default ``PRNGKey(config.default_key_seed)``. Where
+            the model draws as psyphy does, the same key gives psyphy's value.
 
         Returns
         -------
@@ -172,7 +172,8 @@ class OddityTask:
 
         ``key`` is split into a Monte Carlo key (independent draws per trial,
         as :meth:`loglik` uses) and a key for the Bernoulli answers, as psyphy
-        splits it, so the same key gives psyphy's answers.
+        splits it; where the model draws as psyphy does, the same key gives
+        psyphy's answers.
 
         Parameters
         ----------

@@ -1,5 +1,7 @@
 """OddityTask.predict / simulate / loglik against psyphy 0.0.5 with the same keys."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,12 +15,17 @@ psyphy_data = pytest.importorskip("psyphy.data")
 SETTINGS = {"basis_degree": 2, "variance_scale": 4e-3,
             "decay_rate": 0.4, "extra_embedding_dims": 1}
 NUM_SAMPLES = 200
+# psyphy's own draws, so that one key gives psyphy's numbers (where the
+# estimator option exists; before it, every full-WPPM draw was psyphy's)
+PSYPHY_DRAWS = ({"estimator": "psyphy"} if "estimator" in
+                {f.name for f in dataclasses.fields(pn.OddityTaskConfig)} else {})
 
 
 @pytest.fixture(scope="module")
 def models():
     ours = pn.WPPM(pn.Prior(input_dim=2, **SETTINGS),
-                   pn.OddityTask(config=pn.OddityTaskConfig(num_samples=NUM_SAMPLES)),
+                   pn.OddityTask(config=pn.OddityTaskConfig(num_samples=NUM_SAMPLES,
+                                                            **PSYPHY_DRAWS)),
                    pn.GaussianNoise())
     theirs = psyphy_model.WPPM(
         psyphy_model.Prior(input_dim=2, **SETTINGS),
@@ -38,12 +45,17 @@ def stimuli():
 
 def test_predict_equals_psyphys_with_the_same_key(models, stimuli):
     ours, theirs, params = models
-    for key in (jax.random.PRNGKey(3), None):  # None: config.default_key_seed
-        (p,) = ours.task.predict(params, stimuli[0], ours, key=key)
-        (q,) = jax.jit(theirs.likelihood.predict, static_argnums=2)(
-            params, stimuli[0], theirs, key=key)
-        assert p.shape == ()
-        np.testing.assert_allclose(p, q, rtol=1e-5)
+    key = jax.random.PRNGKey(3)
+    (p,) = ours.task.predict(params, stimuli[0], ours, key=key)
+    (q,) = jax.jit(theirs.likelihood.predict, static_argnums=2)(
+        params, stimuli[0], theirs, key=key)
+    assert p.shape == ()
+    np.testing.assert_allclose(p, q, rtol=1e-5)
+    # no key: config.default_key_seed, as psyphy
+    seed = ours.task.config.default_key_seed
+    np.testing.assert_array_equal(
+        ours.task.predict(params, stimuli[0], ours)[0],
+        ours.task.predict(params, stimuli[0], ours, key=jax.random.PRNGKey(seed))[0])
 
 
 def test_simulate_equals_psyphys_and_predict_under_vmap(models, stimuli):
@@ -68,7 +80,8 @@ def test_loglik_equals_psyphys_and_the_models(models, stimuli):
     data = psyphy_data.TrialData(stimuli=stimuli, responses=jnp.asarray(y))
     key = jax.random.PRNGKey(7)
     ll = ours.task.loglik(params, data, ours, key=key)
-    their_ll = theirs.likelihood.loglik(params, data, theirs, key=key)
+    their_ll = jax.jit(lambda p, k: theirs.likelihood.loglik(p, data, theirs, key=k))(
+        params, key)
     np.testing.assert_allclose(ll, their_ll, rtol=1e-5)
     np.testing.assert_allclose(ll, ours.log_likelihood_from_data(params, data, key=key),
                                rtol=1e-6)
@@ -82,6 +95,23 @@ def test_loglik_equals_psyphys_and_the_models(models, stimuli):
     np.testing.assert_array_equal(ours.task.loglik(params, data, ours),
                                   ours.task.loglik(params, data, ours,
                                                    key=jax.random.PRNGKey(0)))
+
+
+def test_default_estimator_delegates_to_the_model(stimuli):
+    model = pn.WPPM(pn.Prior(input_dim=2, **SETTINGS),
+                    pn.OddityTask(config=pn.OddityTaskConfig(num_samples=NUM_SAMPLES)))
+    params = model.init_params(jax.random.PRNGKey(2))
+    key = jax.random.PRNGKey(8)
+    (p,) = model.task.predict(params, stimuli[0], model, key=key)
+    pair = (stimuli[0, 0], stimuli[0, 1])
+    np.testing.assert_allclose(p, model.predict_prob(params, pair, key=key), rtol=1e-6)
+    responses, (q,) = model.task.simulate(params, stimuli, model, key=key)
+    assert responses.shape == q.shape == (12,)
+    assert np.all((q >= 1e-6) & (q <= 1 - 1e-6)) and set(np.unique(responses)) <= {0, 1}
+    data = (stimuli[:, 0], stimuli[:, 1], responses)
+    np.testing.assert_allclose(model.task.loglik(params, data, model, key=key),
+                               model.log_likelihood_from_data(params, data, key=key),
+                               rtol=1e-6)
 
 
 def test_mvp_task_uses_the_closed_form(mvp_model, seed_truth):
