@@ -506,7 +506,7 @@ def plot_ellipses(
     if sum(skipped) and not skip_non_pd:
         bad = [i for i, k in enumerate(skipped) if k]
         raise ValueError(
-            f"{sum(skipped)} covariance(s) are not positive definite (in field(s) "
+            f"{sum(skipped)} non-positive-definite covariance(s) (in field(s) "
             f"{bad}); pass skip_non_pd=True to draw the others."
         )
     if ax is None:
