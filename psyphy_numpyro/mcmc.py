@@ -209,7 +209,7 @@ class NUTSSampler:
         # The full WPPM's Monte Carlo rule gets fixed draws (common random
         # numbers), so the density NUTS explores is deterministic.
         model_kwargs = {}
-        if not model.is_mvp:
+        if model.needs_draws:
             model_kwargs["noise"] = model.draw_noise(key_noise, trials.ref.shape[0])
         mcmc = run_nuts(
             key_chains,

@@ -43,7 +43,9 @@ from .covariance import (
 )
 from .data import Trials, as_trials
 from .noise import GaussianNoise, StudentTNoise
-from .oddity import oddity_p_correct
+from .oddity import PROB_CLIP, oddity_p_correct
+from .oddity_gaussian import gaussian_draws, gaussian_mc_p_correct
+from .oddity_quadrature import quadrature_p_correct, quadrature_rule
 from .priors import Prior
 from .tasks import OddityTask, TwoAFC
 
@@ -83,7 +85,7 @@ def wppm_model(ref, probe, responses=None, *, wppm: WPPM, noise=None) -> None:
     value = numpyro.sample(
         prior.site, prior.distribution(), infer={"event_dims": prior.event_dims}
     )
-    if not wppm.is_mvp and noise is None:
+    if wppm.needs_draws and noise is None:
         key = numpyro.prng_key()
         if key is None:
             raise ValueError(
@@ -181,6 +183,14 @@ class WPPM:
                     f"extra_dims={extra_dims} but the prior has "
                     f"extra_embedding_dims={prior.extra_embedding_dims}."
                 )
+        if not prior.is_mvp and task.config.estimator == "quadrature":
+            bandwidth = task.config.bandwidth
+            if input_dim != 2 or not isinstance(noise, GaussianNoise) or bandwidth > 0.1:
+                raise ValueError(
+                    'estimator="quadrature" needs input_dim 2, GaussianNoise and '
+                    f"bandwidth <= 0.1, got input_dim {input_dim}, "
+                    f'{type(noise).__name__} and bandwidth {bandwidth}; use estimator="mc".'
+                )
         for name, value in (("variance_scale", variance_scale), ("decay_rate", decay_rate)):
             if value is not None and not prior.is_mvp and value != getattr(prior, name):
                 warnings.warn(
@@ -228,6 +238,25 @@ class WPPM:
         return self.prior.embedding_dim
 
     @property
+    def estimator(self) -> str | None:
+        """How the full WPPM computes p(correct) (None for the MVP).
+
+        The task's ``config.estimator``, except that ``"mc"`` with Student-t
+        noise runs on psyphy's draws (``"psyphy"``).
+        """
+        if self.is_mvp:
+            return None
+        estimator = self.task.config.estimator
+        if estimator == "mc" and not isinstance(self.noise, GaussianNoise):
+            return "psyphy"
+        return estimator
+
+    @property
+    def needs_draws(self) -> bool:
+        """True when p(correct) is a Monte Carlo average over random draws."""
+        return self.estimator in ("mc", "psyphy")
+
+    @property
     def numpyro_model(self) -> Callable[..., None]:
         """:func:`wppm_model` bound to this configuration: ``fn(ref, probe, responses=None)``."""
         return partial(wppm_model, wppm=self)
@@ -237,10 +266,23 @@ class WPPM:
         """Draw initial parameters from the prior."""
         return self.prior.sample_params(key)
 
-    def draw_noise(self, key: jax.Array, num_trials: int | None) -> jnp.ndarray:
-        """Standard draws for the Monte Carlo rule, one set per trial (or shared if None)."""
-        cfg = self.task.config
-        return self.noise.draws(key, num_trials, cfg.num_samples, self.embedding_dim,
+    def draw_noise(
+        self, key: jax.Array, num_trials: int | None, num_samples: int | None = None
+    ) -> Any:
+        """Draws for the Monte Carlo rule, independent per trial (or shared if None).
+
+        Returns :class:`~psyphy_numpyro.oddity_gaussian.GaussianDraws` for the
+        ``"mc"`` estimator, psyphy's draw array for ``"psyphy"``, and None for
+        the MVP and the deterministic ``"quadrature"`` rule. ``num_samples``
+        defaults to the task's.
+        """
+        if not self.needs_draws:
+            return None
+        if num_samples is None:
+            num_samples = self.task.config.num_samples
+        if self.estimator == "mc":
+            return gaussian_draws(key, num_trials, num_samples, self.input_dim)
+        return self.noise.draws(key, num_trials, num_samples, self.embedding_dim,
                                 self.input_dim)
 
     def local_covariance(self, params: Params, x: Any = None) -> jnp.ndarray:
@@ -260,12 +302,24 @@ class WPPM:
         return mahalanobis(cov, jnp.asarray(probe) - jnp.asarray(ref), self.diag_term)
 
     def p_correct(self, params: Params, ref, probe, noise=None) -> jnp.ndarray:
-        """Full WPPM: Monte Carlo p(correct) of each trial, clipped as psyphy does."""
-        W, deg = params["W"], self.basis_degree
-        return oddity_p_correct(
-            wishart_sqrt(W, ref, deg), wishart_sqrt(W, probe, deg), ref, probe, noise,
-            diag_term=self.diag_term, bandwidth=self.task.config.bandwidth,
-        )
+        """Full WPPM: p(correct) of each trial, clipped as psyphy does.
+
+        ``noise`` comes from :meth:`draw_noise` (None for ``"quadrature"``).
+        """
+        W, deg, cfg = params["W"], self.basis_degree, self.task.config
+        U_ref, U_cmp = wishart_sqrt(W, ref, deg), wishart_sqrt(W, probe, deg)
+        settings = dict(diag_term=self.diag_term, bandwidth=cfg.bandwidth, clip=PROB_CLIP)
+        if self.estimator == "quadrature":
+            rule = quadrature_rule(*cfg.quadrature)
+            return quadrature_p_correct(U_ref, U_cmp, ref, probe, rule, **settings)
+        if noise is None:
+            raise ValueError(
+                f'the {self.estimator!r} estimator needs Monte Carlo draws: pass '
+                "noise=model.draw_noise(key, num_trials)."
+            )
+        if self.estimator == "mc":
+            return gaussian_mc_p_correct(U_ref, U_cmp, ref, probe, noise, **settings)
+        return oddity_p_correct(U_ref, U_cmp, ref, probe, noise, **settings)
 
     def trial_logits(self, params: Params, ref, probe, noise=None) -> jnp.ndarray:
         """Log-odds of a correct answer for each trial."""
@@ -326,10 +380,8 @@ class WPPM:
         draws (default ``PRNGKey(0)``, as psyphy falls back to).
         """
         trials = data if isinstance(data, Trials) else self.trials(data)
-        noise = None
-        if not self.is_mvp:
-            key = jax.random.PRNGKey(0) if key is None else key
-            noise = self.draw_noise(key, trials.ref.shape[0])
+        key = jax.random.PRNGKey(0) if key is None else key
+        noise = self.draw_noise(key, trials.ref.shape[0])
         return jnp.sum(self.log_likelihood(params, trials, noise))
 
     def log_posterior_from_data(

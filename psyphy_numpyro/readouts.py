@@ -347,8 +347,7 @@ def _full_contour(model, params, ref, criterion, num_angles, key, num_samples):
     if num_samples is None:
         num_samples = model.task.config.num_samples
     num_samples = check.positive_int("num_samples", num_samples)
-    noise = model.noise.draws(key, None, num_samples, model.embedding_dim,
-                              model.input_dim)
+    noise = model.draw_noise(key, None, num_samples)
     angles = np.linspace(0.0, 2 * np.pi, num_angles, endpoint=False)
     u = jnp.stack([jnp.cos(angles), jnp.sin(angles)], -1)
     batch_refs = jnp.asarray(np.atleast_2d(refs), dtype=u.dtype)

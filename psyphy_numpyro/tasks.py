@@ -14,7 +14,10 @@ import jax.numpy as jnp
 from . import _validation as check
 from . import likelihood
 
-__all__ = ["OddityTask", "OddityTaskConfig", "TwoAFC"]
+__all__ = ["ESTIMATORS", "OddityTask", "OddityTaskConfig", "TwoAFC"]
+
+ESTIMATORS = ("mc", "quadrature", "psyphy")
+"""Ways to compute the full WPPM's p(correct) (see :class:`OddityTaskConfig`)."""
 
 
 @dataclass(frozen=True)
@@ -29,15 +32,47 @@ class OddityTaskConfig:
         Logistic smoothing of the decision variable.
     default_key_seed
         Seed used by :meth:`WPPM.predict_prob` when no key is given.
+    estimator
+        How p(correct) is computed (all give the same model):
+
+        - ``"mc"``: plain Monte Carlo with ``num_samples`` draws per trial.
+          With Gaussian noise it runs in the reduced form of
+          :mod:`psyphy_numpyro.oddity_gaussian` (the same estimator as
+          psyphy's, many times faster); with Student-t noise it uses psyphy's
+          draws.
+        - ``"quadrature"``: a deterministic, smooth rule
+          (:mod:`psyphy_numpyro.oddity_quadrature`; Gaussian noise, input_dim
+          2), more accurate with 144 nodes than ``"mc"`` with 2,000 samples.
+          Best for NUTS and Laplace.
+        - ``"psyphy"``: psyphy 0.0.5's own draws (``3 (e + d)`` per sample,
+          its key layout), so the same key gives psyphy's numbers exactly.
+    quadrature
+        Nodes of the quadrature rule: ``(num_angles, num_radii, num_chords)``
+        (see :func:`~psyphy_numpyro.oddity_quadrature.quadrature_rule`).
     """
 
     num_samples: int = 1000
     bandwidth: float = 1e-2
     default_key_seed: int = 0
+    estimator: str = "mc"
+    quadrature: tuple[int, int, int] = (6, 4, 6)
 
     def __post_init__(self) -> None:
         check.positive_int("num_samples", self.num_samples)
         check.positive("bandwidth", self.bandwidth)
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(
+                f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}."
+            )
+        nodes = tuple(self.quadrature) if isinstance(self.quadrature, (tuple, list)) else ()
+        if len(nodes) != 3:
+            raise ValueError(
+                "quadrature must be 3 positive integers (num_angles, num_radii, "
+                f"num_chords), got {self.quadrature!r}."
+            )
+        for n in nodes:
+            check.positive_int("quadrature", n)
+        object.__setattr__(self, "quadrature", tuple(int(n) for n in nodes))
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ SETTINGS = dict(basis_degree=3, variance_scale=4e-3, decay_rate=0.4,
                 extra_embedding_dims=1)
 
 
-def both_models(input_dim, num_samples=300, noise="gauss"):
+def both_models(input_dim, num_samples=300, noise="gauss", estimator="psyphy"):
+    """Our model and psyphy's; ``estimator="psyphy"`` draws exactly as psyphy does."""
     ours = pn.WPPM(
         pn.Prior(input_dim=input_dim, **SETTINGS),
-        pn.OddityTask(config=pn.OddityTaskConfig(num_samples=num_samples, bandwidth=1e-2)),
+        pn.OddityTask(config=pn.OddityTaskConfig(num_samples=num_samples, bandwidth=1e-2,
+                                                 estimator=estimator)),
         pn.GaussianNoise() if noise == "gauss" else pn.StudentTNoise(df=4.0),
         input_dim=input_dim, extra_dims=1,
     )
