@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import jax
@@ -24,7 +27,14 @@ from numpyro.infer.svi import SVIState
 
 from . import _validation as check
 
-__all__ = ["MAPOptimizer", "MAPPosterior", "MAPResult", "fit_map"]
+__all__ = [
+    "ClipCountState",
+    "MAPOptimizer",
+    "MAPPosterior",
+    "MAPResult",
+    "clip_and_count",
+    "fit_map",
+]
 
 
 class MAPResult(NamedTuple):
@@ -40,69 +50,82 @@ class MAPResult(NamedTuple):
         Final SVI state, e.g. to resume.
     num_steps_run
         Steps taken; fewer than asked when a loss became non-finite.
+    num_clipped_steps
+        Steps whose gradient norm exceeded the bound of a
+        :func:`clip_and_count` transformation in the optimizer (None without one).
     """
 
     params: dict
     losses: np.ndarray
     svi_state: SVIState
     num_steps_run: int
+    num_clipped_steps: int | None = None
 
 
-def fit_map(
-    rng_key: jax.Array,
-    model: Callable[..., None],
-    *model_args: Any,
-    num_steps: int,
-    optimizer: optax.GradientTransformation | None = None,
-    learning_rate: float = 1e-2,
-    momentum: float = 0.9,
-    init_params: dict | None = None,
-    progress_bar: bool = True,
-    **model_kwargs: Any,
-) -> MAPResult:
-    """Maximise a NumPyro model's log joint by SVI with ``AutoDelta``.
+class ClipCountState(NamedTuple):
+    """State of :func:`clip_and_count`: steps clipped so far."""
 
-    Parameters
-    ----------
-    rng_key
-        Key for SVI (initial values when ``init_params`` is None, and any
-        randomness inside the model).
-    model
-        A NumPyro model; ``model_args``/``model_kwargs`` are passed to it.
-    num_steps
-        Number of optimiser steps.
-    optimizer
-        Any optax transformation; by default ``optax.sgd(learning_rate,
-        momentum=momentum)``.
-    init_params
-        Starting values per site; otherwise a draw from the prior.
-    progress_bar
-        Show a tqdm bar.
+    count: jax.Array
 
-    Returns
-    -------
-    MAPResult
+
+def clip_and_count(max_norm: float) -> optax.GradientTransformation:
+    """``optax.clip_by_global_norm`` that also counts the steps it clipped.
+
+    :func:`fit_map` reports the count as ``MAPResult.num_clipped_steps``.
     """
-    num_steps = check.positive_int("num_steps", num_steps)
-    if optimizer is None:
-        optimizer = optax.sgd(
-            check.positive("learning_rate", learning_rate),
-            momentum=check.unit_interval("momentum", momentum) or None,
-        )
-    elif not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(
-            "optimizer must be an optax.GradientTransformation, got "
-            f"{type(optimizer).__name__}."
-        )
-    init_fn = init_to_sample if init_params is None else init_to_value(values=init_params)
-    guide = AutoDelta(model, init_loc_fn=init_fn)
+    max_norm = check.positive("max_grad_norm", max_norm)
+    clip = optax.clip_by_global_norm(max_norm)
+
+    def init(params):
+        del params
+        return ClipCountState(jnp.zeros((), jnp.int32))
+
+    def update(updates, state, params=None):
+        clipped = optax.tree.norm(updates) > max_norm
+        updates, _ = clip.update(updates, optax.EmptyState(), params)
+        return updates, ClipCountState(state.count + clipped.astype(jnp.int32))
+
+    return optax.GradientTransformation(init, update)
+
+
+@lru_cache(maxsize=32)
+def _sgd(learning_rate: float, momentum: float) -> optax.GradientTransformation:
+    """The default optimizer, cached so repeated fits reuse compiled code."""
+    return optax.sgd(learning_rate, momentum=momentum or None)
+
+
+class _Runner(NamedTuple):
+    init: Callable
+    run_chunk: Callable
+    svi: SVI
+
+
+_RUNNERS: OrderedDict = OrderedDict()
+_MAX_RUNNERS = 16
+
+
+def _runner(model, optimizer, chunk: int, signature) -> _Runner:
+    """Compiled SVI init and update loop, cached per model, optimizer and shapes.
+
+    A second fit with the same model object, optimizer object and data shapes
+    reuses the compiled code (no recompilation between fits).
+    """
+    key = (model, optimizer, chunk, signature)
+    if key in _RUNNERS:
+        _RUNNERS.move_to_end(key)
+        return _RUNNERS[key]
+    guide = AutoDelta(model, init_loc_fn=init_to_sample)
     svi = SVI(model, guide, optimizer, loss=Trace_ELBO())
 
-    chunk = max(1, math.ceil(num_steps / 20))
-
     @jax.jit
-    def init(key, args, kwargs):
-        return svi.init(key, *args, **kwargs)
+    def init(rng_key, args, kwargs, init_values):
+        # starting values are traced arguments, so they do not recompile
+        init_fn = init_to_sample if init_values is None else init_to_value(values=init_values)
+        start = SVI(model, AutoDelta(model, init_loc_fn=init_fn), optimizer, Trace_ELBO())
+        state = start.init(rng_key, *args, **kwargs)
+        # the cached SVI runs the updates: give it the same constraint map
+        svi.constrain_fn = start.constrain_fn
+        return state
 
     @jax.jit
     def run_chunk(state, steps_left, args, kwargs):
@@ -121,12 +144,83 @@ def fit_map(
         (state, healthy, taken), losses = jax.lax.scan(body, carry, jnp.arange(chunk))
         return state, healthy, taken, losses
 
-    state = init(rng_key, model_args, model_kwargs)
+    runner = _Runner(init, run_chunk, svi)
+    _RUNNERS[key] = runner
+    if len(_RUNNERS) > _MAX_RUNNERS:
+        _RUNNERS.popitem(last=False)
+    return runner
+
+
+def _signature(tree) -> tuple:
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple((np.shape(x), np.result_type(x)) for x in leaves)
+
+
+def fit_map(
+    rng_key: jax.Array,
+    model: Callable[..., None],
+    *model_args: Any,
+    num_steps: int,
+    optimizer: optax.GradientTransformation | None = None,
+    learning_rate: float = 1e-2,
+    momentum: float = 0.9,
+    init_params: dict | None = None,
+    progress_bar: bool = True,
+    progress_every: int | None = None,
+    **model_kwargs: Any,
+) -> MAPResult:
+    """Maximise a NumPyro model's log joint by SVI with ``AutoDelta``.
+
+    The compiled SVI loop is cached: fitting the same model object with the
+    same optimizer object and data shapes again does not recompile.
+
+    Parameters
+    ----------
+    rng_key
+        Key for SVI (initial values when ``init_params`` is None, and any
+        randomness inside the model).
+    model
+        A NumPyro model; ``model_args``/``model_kwargs`` are passed to it.
+    num_steps
+        Number of optimiser steps.
+    optimizer
+        Any optax transformation; by default ``optax.sgd(learning_rate,
+        momentum=momentum)``.
+    init_params
+        Starting values per site; otherwise a draw from the prior.
+    progress_bar
+        Show a tqdm bar.
+    progress_every
+        Steps run per compiled call, between progress-bar updates (default: a
+        twentieth of ``num_steps``, at most 50).
+
+    Returns
+    -------
+    MAPResult
+    """
+    num_steps = check.positive_int("num_steps", num_steps)
+    if optimizer is None:
+        optimizer = _sgd(
+            check.positive("learning_rate", learning_rate),
+            check.unit_interval("momentum", momentum),
+        )
+    elif not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            "optimizer must be an optax.GradientTransformation, got "
+            f"{type(optimizer).__name__}."
+        )
+    if progress_every is None:
+        chunk = min(50, max(1, math.ceil(num_steps / 20)))
+    else:
+        chunk = min(check.positive_int("progress_every", progress_every), num_steps)
+    runner = _runner(model, optimizer, chunk, _signature((model_args, model_kwargs)))
+
+    state = runner.init(rng_key, model_args, model_kwargs, init_params)
     losses = []
     done = 0
     with _progress(num_steps, progress_bar) as bar:
         while done < num_steps:
-            state, healthy, taken, chunk_losses = run_chunk(
+            state, healthy, taken, chunk_losses = runner.run_chunk(
                 state, num_steps - done, model_args, model_kwargs
             )
             taken = int(taken)
@@ -143,8 +237,19 @@ def fit_map(
                 )
                 break
             bar.set_postfix(loss=f"{losses[-1][-1]:.4g}")
-    params = guide.median(svi.get_params(state))
-    return MAPResult(params, np.concatenate(losses), state, done)
+    params = runner.svi.guide.median(runner.svi.get_params(state))
+    return MAPResult(params, np.concatenate(losses), state, done, _clipped(state))
+
+
+def _clipped(state: SVIState) -> int | None:
+    counts = [
+        leaf.count
+        for leaf in jax.tree.leaves(
+            state.optim_state, is_leaf=lambda x: isinstance(x, ClipCountState)
+        )
+        if isinstance(leaf, ClipCountState)
+    ]
+    return int(sum(counts)) if counts else None
 
 
 def _all_finite(tree) -> jax.Array:
@@ -178,12 +283,17 @@ class MAPPosterior:
         The model that was fitted.
     losses
         Loss at every step (the objective that was minimised).
+    trials
+        The data it was fitted to (:class:`~psyphy_numpyro.Trials`), if known;
+        Laplace approximations at the MAP use it.
     """
 
-    def __init__(self, params: dict, model: Any, losses: np.ndarray | None = None):
+    def __init__(self, params: dict, model: Any, losses: np.ndarray | None = None,
+                 trials: Any = None):
         self.params = params
         self.model = model
         self.losses = losses
+        self.trials = trials
 
     def sample(self, n: int = 1, *, key: jax.Array | None = None) -> dict:
         """Return the MAP point repeated ``n`` times along a new leading axis."""
@@ -211,8 +321,14 @@ class MAPOptimizer:
         every ``log_every`` steps and at the last step.
     log_every
         Recording interval.
+    progress_every
+        Steps per compiled call, i.e. between progress-bar updates.
     show_progress
         Show a progress bar.
+    max_grad_norm
+        Clip each gradient to this global norm before the optimizer (as psyphy
+        0.0.5 does); after :meth:`fit`, ``n_clipped_steps`` and ``clip_rate``
+        say how often it bound. None: no clipping.
     reduction
         ``"sum"`` minimises the negative log posterior (the seed era's
         psyphy); ``"mean"`` divides it by the number of trials (psyphy 0.0.5's
@@ -234,7 +350,9 @@ class MAPOptimizer:
         *,
         track_history: bool = True,
         log_every: int = 1,
+        progress_every: int = 10,
         show_progress: bool = True,
+        max_grad_norm: float | None = None,
         reduction: str | None = None,
     ) -> None:
         if reduction not in (None, "sum", "mean"):
@@ -249,11 +367,21 @@ class MAPOptimizer:
                 f"{type(optimizer).__name__}."
             )
         self.optimizer = optimizer
+        self.max_grad_norm = max_grad_norm
+        base = optimizer if optimizer is not None else _sgd(self.learning_rate, self.momentum)
+        # built once, so repeated fits reuse the compiled loop
+        self._transform = (
+            base if max_grad_norm is None
+            else optax.chain(clip_and_count(max_grad_norm), base)
+        )
         self.track_history = bool(track_history)
         self.log_every = check.positive_int("log_every", log_every)
+        self.progress_every = check.positive_int("progress_every", progress_every)
         self.show_progress = bool(show_progress)
         self.loss_steps: list[int] = []
         self.loss_history: list[float] = []
+        self.n_clipped_steps = 0
+        self.clip_rate: float | None = None
 
     def fit(
         self,
@@ -274,19 +402,15 @@ class MAPOptimizer:
         init_params = model.prior.check_params(init_params, "init_params")
         reduction = self.reduction or ("sum" if model.is_mvp else "mean")
         scale = 1.0 if reduction == "sum" else 1.0 / trials.ref.shape[0]
-        numpyro_model = model.numpyro_model
-        if scale != 1.0:
-            numpyro_model = numpyro.handlers.scale(numpyro_model, scale=scale)
         result = fit_map(
             svi_key,
-            numpyro_model,
+            _ScaledModel(model, scale),
             *trials,  # ref, probe, responses
             num_steps=self.steps,
-            optimizer=self.optimizer,
-            learning_rate=self.learning_rate,
-            momentum=self.momentum,
+            optimizer=self._transform,
             init_params=init_params,
             progress_bar=self.show_progress,
+            progress_every=self.progress_every,
         )
         # SVI's loss keeps the prior's normalising constant; psyphy's does not.
         losses = result.losses - scale * model.prior.log_normalizer
@@ -295,8 +419,39 @@ class MAPOptimizer:
             last = result.num_steps_run - 1
             self.loss_steps = [i for i in range(last + 1) if i % self.log_every == 0 or i == last]
             self.loss_history = [float(losses[i]) for i in self.loss_steps]
-        return MAPPosterior(result.params, model, losses)
+        self._record_clipping(result)
+        return MAPPosterior(result.params, model, losses, trials)
+
+    def _record_clipping(self, result: MAPResult) -> None:
+        self.n_clipped_steps, self.clip_rate = 0, None
+        if self.max_grad_norm is None or result.num_steps_run == 0:
+            return
+        self.n_clipped_steps = int(result.num_clipped_steps or 0)
+        self.clip_rate = self.n_clipped_steps / result.num_steps_run
+        if self.clip_rate > 0.5:
+            warnings.warn(
+                f"max_grad_norm={self.max_grad_norm} clipped {self.clip_rate:.0%} of "
+                "the steps: the step length is then set by learning_rate * "
+                "max_grad_norm, not by the gradient. Raise max_grad_norm or lower "
+                "the learning rate.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def get_history(self) -> tuple[list[int], list[float]]:
         """Return ``(steps, losses)`` recorded by the last :meth:`fit`."""
         return self.loss_steps, self.loss_history
+
+
+@dataclass(frozen=True)
+class _ScaledModel:
+    """The model's NumPyro program with its log density scaled (hashable by value)."""
+
+    model: Any
+    scale: float
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        fn = self.model.numpyro_model
+        if self.scale != 1.0:
+            fn = numpyro.handlers.scale(fn, scale=self.scale)
+        return fn(*args, **kwargs)

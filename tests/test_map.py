@@ -184,3 +184,62 @@ def test_bad_init_params_are_named(mvp_model, seed_data, init, match):
     with pytest.raises(ValueError, match=match):
         pn.NUTSSampler(num_warmup=5, num_samples=5, progress_bar=False).fit(
             mvp_model, seed_data, init_params=init)
+
+
+def test_max_grad_norm_clips_like_a_plain_optax_loop_and_counts(seed_data, seed_truth):
+    model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2, scale=0.5), task=pn.OddityTask())
+    stimuli, y = seed_data.stimuli, seed_data.responses[:, 0]
+    n = len(y)
+    loss_fn = seed_loss_fn(jnp.asarray(stimuli[:, 0]), jnp.asarray(stimuli[:, 1]),
+                           jnp.asarray(y), slope=1.5, scale=0.5, task="oddity")
+    init = model.init_params(jax.random.PRNGKey(1))
+    grad_fn = jax.jit(jax.grad(lambda p: loss_fn(p) / n))  # psyphy 0.0.5's "mean"
+    bound, steps = 0.8 * float(optax.tree.norm(grad_fn(init))), 200  # clips early on
+    opt = optax.chain(optax.clip_by_global_norm(bound), optax.sgd(0.5, momentum=0.9))
+    params, state, want_clipped = init, opt.init(init), 0
+    for _ in range(steps):
+        g = grad_fn(params)
+        want_clipped += int(optax.tree.norm(g) > bound)
+        updates, state = opt.update(g, state, params)
+        params = optax.apply_updates(params, updates)
+
+    fit = pn.MAPOptimizer(steps=steps, learning_rate=0.5, momentum=0.9, max_grad_norm=bound,
+                          reduction="mean", show_progress=False)
+    post = fit.fit(model, seed_data, init_params=init)
+    np.testing.assert_allclose(post.params["log_diag"], params["log_diag"], rtol=1e-4,
+                               atol=1e-5)
+    assert 0 < want_clipped < steps
+    assert fit.n_clipped_steps == want_clipped
+    assert fit.clip_rate == pytest.approx(want_clipped / steps)
+    assert post.trials is not None and post.trials.ref.shape == (n, 2)
+
+
+def test_a_second_fit_of_the_same_shapes_does_not_recompile(mvp_model, seed_data):
+    from jax import monitoring
+
+    compiles = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(event)
+
+    monitoring.register_event_duration_secs_listener(listener)
+    try:
+        opt = pn.MAPOptimizer(steps=50, learning_rate=1e-2, show_progress=False)
+        first = opt.fit(mvp_model, seed_data, seed=0)
+        after_first = len(compiles)
+        second = opt.fit(mvp_model, seed_data, seed=1)  # new start, same shapes
+    finally:
+        monitoring.unregister_event_duration_listener(listener)
+    assert after_first > 0  # the listener sees compilations
+    assert len(compiles) == after_first
+    assert not np.allclose(first.losses[0], second.losses[0])  # really a new fit
+
+
+def test_clipping_most_steps_warns(mvp_model, seed_data):
+    opt = pn.MAPOptimizer(steps=20, learning_rate=1e-3, max_grad_norm=1e-6,
+                          show_progress=False)
+    with pytest.warns(UserWarning, match="clipped 100% of the steps"):
+        opt.fit(mvp_model, seed_data)
+    assert opt.n_clipped_steps == 20 and opt.clip_rate == 1.0
+    assert pn.MAPOptimizer(show_progress=False).clip_rate is None
