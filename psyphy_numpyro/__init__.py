@@ -1,20 +1,34 @@
 """psyphy_numpyro: the Wishart Process Psychophysical Model as a NumPyro program."""
 
-from .convert import GROUPS, to_inference_data
+from .approximate import ParameterPosterior
+from .basis import chebyshev_basis
+from .convert import GROUPS, draws_to_inference_data, to_inference_data
 from .covariance import diagonal_covariance, mahalanobis
 from .data import ResponseData, TrialBatch, TrialData, Trials, as_trials
+from .field import CovarianceField, WPPMCovarianceField
 from .io import load_responses_csv, save_responses_csv
-from .map import MAPOptimizer, MAPPosterior, MAPResult, fit_map
+from .langevin import LangevinPosterior, LangevinSampler, NumpyroSampler, run_mala
+from .laplace import LaplaceApproximation, LaplacePosterior, LaplaceResult, laplace_approximation
+from .map import MAPOptimizer, MAPPosterior, MAPResult, clip_and_count, fit_map
 from .mcmc import NUTSPosterior, NUTSSampler, run_nuts
 from .model import WPPM, wppm_model
 from .noise import GaussianNoise, StudentTNoise
+from .persist import load_fit, model_config, model_from_config, save_fit
 from .placement import (
     GridPlacement,
     SobolPlacement,
     comparisons_along_directions,
     reference_points,
 )
-from .plots import plot_ellipse_field, plot_learning_curve, plot_thresholds
+from .plots import (
+    auto_scale,
+    ellipse_segments,
+    plot_ellipse_field,
+    plot_ellipses,
+    plot_learning_curve,
+    plot_thresholds,
+)
+from .predictive import PredictivePosterior, ThresholdConfig, WPPMPredictivePosterior
 from .priors import Prior
 from .readouts import (
     Contour,
@@ -28,6 +42,7 @@ from .readouts import (
     threshold_contour,
 )
 from .simulate import probes_around, simulate_responses, simulate_trials
+from .svi import SVIApproximation, SVIPosterior, SVIResult, fit_svi
 from .tasks import OddityTask, OddityTaskConfig, TwoAFC
 
 __version__ = "0.1.0"
@@ -52,12 +67,40 @@ __all__ = [
     "MAPPosterior",
     "NUTSSampler",
     "NUTSPosterior",
+    "NumpyroSampler",
+    "LaplaceApproximation",
+    "LaplacePosterior",
+    "LangevinSampler",
+    "LangevinPosterior",
+    "SVIApproximation",
+    "SVIPosterior",
+    "ParameterPosterior",
+    "WPPMCovarianceField",
+    "CovarianceField",
+    "WPPMPredictivePosterior",
+    "PredictivePosterior",
+    "ThresholdConfig",
+    "chebyshev_basis",
+    "plot_ellipses",
+    "ellipse_segments",
+    "auto_scale",
     # functional core
     "wppm_model",
     "fit_map",
     "MAPResult",
+    "clip_and_count",
     "run_nuts",
+    "laplace_approximation",
+    "LaplaceResult",
+    "fit_svi",
+    "SVIResult",
+    "run_mala",
     "to_inference_data",
+    "draws_to_inference_data",
+    "save_fit",
+    "load_fit",
+    "model_config",
+    "model_from_config",
     "GROUPS",
     "Trials",
     "as_trials",
