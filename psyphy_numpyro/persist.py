@@ -52,6 +52,7 @@ from .map import MAPPosterior
 from .mcmc import NUTSPosterior
 from .model import WPPM
 from .noise import GaussianNoise, StudentTNoise
+from .oddity_gaussian import GaussianDraws
 from .priors import Prior
 from .tasks import OddityTask, OddityTaskConfig, TwoAFC
 
@@ -287,16 +288,45 @@ def _np_tree(tree: Mapping) -> dict:
     return {k: np.asarray(v) for k, v in tree.items()}
 
 
+def _kwargs_arrays(kwargs: Mapping) -> dict:
+    """Model arguments as named arrays (``GaussianDraws`` split into its fields)."""
+    out = {}
+    for name, value in kwargs.items():
+        if isinstance(value, GaussianDraws):
+            out[f"{name}__points"] = np.asarray(value.points)
+            if value.rotations is not None:
+                out[f"{name}__rotations"] = np.asarray(value.rotations)
+        else:
+            out[name] = np.asarray(value)
+    return out
+
+
+def _kwargs_from(arrays: Mapping, names: list) -> dict:
+    """Inverse of :func:`_kwargs_arrays`."""
+    out = {}
+    for name in names:
+        if name in arrays:
+            out[name] = jnp.asarray(arrays[name])
+        else:
+            rotations = arrays.get(f"{name}__rotations")
+            out[name] = GaussianDraws(
+                jnp.asarray(arrays[f"{name}__points"]),
+                None if rotations is None else jnp.asarray(rotations),
+            )
+    return out
+
+
 # MAP: the point as one chain of one draw, the losses per step.
 def _write_map(fit: MAPPosterior) -> FitRecord:
     params = _np_tree(fit.params)
     stats = {} if fit.losses is None else {"loss": (("step",), np.asarray(fit.losses))}
-    return FitRecord({k: v[None, None] for k, v in params.items()}, stats)
+    return FitRecord({k: v[None, None] for k, v in params.items()}, stats,
+                     getattr(fit, "trials", None))
 
 
 def _read_map(model: WPPM, record: FitRecord) -> MAPPosterior:
     params = {k: jnp.asarray(v[0, 0]) for k, v in record.draws.items()}
-    return MAPPosterior(params, model, record.sample_stats.get("loss"))
+    return MAPPosterior(params, model, record.sample_stats.get("loss"), record.trials)
 
 
 # NUTS: draws and extra fields by chain; the run is rebuilt as an MCMC object.
@@ -319,14 +349,14 @@ def _write_nuts(fit: NUTSPosterior) -> FitRecord:
     }
     return FitRecord(
         _np_tree(mcmc.get_samples(group_by_chain=True)), stats, fit.trials,
-        _np_tree(fit.model_kwargs), info,
+        _kwargs_arrays(fit.model_kwargs), info,
     )
 
 
 def _read_nuts(model: WPPM, record: FitRecord) -> NUTSPosterior:
     if record.trials is None:
         raise ValueError("the NUTS fit in the file has no trials (observed_data).")
-    kwargs = {k: jnp.asarray(record.arrays[k]) for k in record.info.get("model_kwargs", [])}
+    kwargs = _kwargs_from(record.arrays, record.info.get("model_kwargs", []))
     mcmc = _restored_mcmc(model, record.draws, record.sample_stats, record.trials, kwargs,
                           record.info)
     return NUTSPosterior(mcmc, model, record.trials, kwargs)
@@ -374,7 +404,7 @@ def _write_draws(fit: Any, *, num_draws: int, seed: int) -> FitRecord:
     return FitRecord(
         {k: np.asarray(v)[None] for k, v in samples.items()},
         trials=trials if isinstance(trials, Trials) else None,
-        arrays=arrays | _np_tree(kwargs),
+        arrays=arrays | _kwargs_arrays(kwargs),
         info={"source_class": type(fit).__qualname__, "model_kwargs": sorted(kwargs)},
     )
 
@@ -384,7 +414,7 @@ def _read_draws(model: WPPM, record: FitRecord) -> StoredPosterior:
     params = {k[len(prefix):]: jnp.asarray(v) for k, v in record.arrays.items()
               if k.startswith(prefix)}
     samples = {k: jnp.asarray(v.reshape((-1,) + v.shape[2:])) for k, v in record.draws.items()}
-    kwargs = {k: jnp.asarray(record.arrays[k]) for k in record.info.get("model_kwargs", [])}
+    kwargs = _kwargs_from(record.arrays, record.info.get("model_kwargs", []))
     return StoredPosterior(model, params, samples, record.trials, kwargs)
 
 
