@@ -83,17 +83,18 @@ def main(small: bool = False, out_dir: str | os.PathLike | None = None) -> dict:
 
 
 def save_figure(out: Path, grid: jnp.ndarray, fields: list) -> None:
-    """Both prior fields as ellipses on the grid, at one shared scale."""
+    """The two prior fields as ellipses on the grid, one panel each."""
     import matplotlib.pyplot as plt
 
     from psyphy_numpyro import plot_ellipses
 
     out.mkdir(parents=True, exist_ok=True)
-    ax, scale = plot_ellipses(grid, fields, scale="auto", return_scale=True,
-                              labels=["prior draw (key 42)", "prior draw (key 999)"])
-    ax.set_title(f"Two covariance fields from the prior (ellipses x{scale:.2g})")
-    ax.figure.savefig(out / "covariance_field.png", dpi=120, bbox_inches="tight")
-    plt.close(ax.figure)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+    for ax, covs, key in zip(axes, fields, (42, 999)):
+        _, scale = plot_ellipses(grid, covs, ax=ax, scale="auto", return_scale=True)
+        ax.set_title(f"prior draw, key {key} (ellipses x{scale:.2g})")
+    fig.savefig(out / "covariance_field.png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
 
 
 if __name__ == "__main__":
