@@ -6,6 +6,7 @@ from .convert import GROUPS, draws_to_inference_data, to_inference_data
 from .covariance import diagonal_covariance, mahalanobis
 from .data import ResponseData, TrialBatch, TrialData, Trials, as_trials
 from .field import CovarianceField, WPPMCovarianceField
+from .gauge import align_embedding
 from .io import load_responses_csv, save_responses_csv
 from .langevin import LangevinPosterior, LangevinSampler, NumpyroSampler, run_mala
 from .laplace import LaplaceApproximation, LaplacePosterior, LaplaceResult, laplace_approximation
@@ -122,6 +123,7 @@ __all__ = [
     "EllipseFit",
     "find_thresholds",
     "covariance_field",
+    "align_embedding",
     "reference_grid",
     "plot_learning_curve",
 ]
