@@ -203,7 +203,8 @@ def summarise(results: dict[str, dict], baseline: dict[str, dict] | None) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="Arguments after -- go to pytest.")
     parser.add_argument("sdist", nargs="?", type=Path,
                         help="unpacked psyphy sdist (the folder holding tests/)")
     parser.add_argument("--python", default=sys.executable,
@@ -212,9 +213,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run the unchanged tests against psyphy itself")
     parser.add_argument("--json", type=Path, help="write the per-test results here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("pytest_args", nargs="*", default=[],
-                        help="extra pytest arguments, after --")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    cut = argv.index("--") if "--" in argv else len(argv)  # pytest's arguments follow
+    args = parser.parse_args(argv[:cut])
+    args.pytest_args = argv[cut + 1:]
 
     work = Path(tempfile.mkdtemp(prefix="psyphy_suite_"))
     try:
