@@ -90,7 +90,7 @@ def save_figure(out: Path, grid: jnp.ndarray, fields: list) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 2, figsize=(10, 5))
-    for ax, covs, key in zip(axes, fields, (42, 999)):
+    for ax, covs, key in zip(axes, fields, (42, 999), strict=True):
         _, scale = plot_ellipses(grid, covs, ax=ax, scale="auto", return_scale=True)
         ax.set_title(f"prior draw, key {key} (ellipses x{scale:.2g})")
     fig.savefig(out / "covariance_field.png", dpi=120, bbox_inches="tight")
