@@ -289,8 +289,11 @@ def test_bad_settings_are_rejected(make, error, match):
 
 
 def test_bad_fit_inputs_are_rejected(mvp_model, seed_data, map_fit, laplace):
-    with pytest.raises(ValueError, match="data is required"):
-        LaplaceApproximation().from_map(map_fit)
+    with pytest.raises(ValueError, match="data is required"):  # a MAP without its trials
+        LaplaceApproximation().from_map(pn.MAPPosterior(map_fit.params, mvp_model))
+    # MAPOptimizer's fits carry their trials, so the data may be left out
+    np.testing.assert_allclose(LaplaceApproximation().from_map(map_fit).result.cov,
+                               laplace.result.cov, rtol=1e-5)
     with pytest.raises(TypeError, match="map_posterior"):
         LaplaceApproximation().from_map({"log_diag": jnp.zeros(2)}, seed_data)
     wrong = pn.MAPPosterior({"log_diag": jnp.zeros(3)}, mvp_model)
