@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 
 __all__: list[str] = []
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the first caller outside psyphy_numpyro (the user's own line)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def positive(name: str, value) -> float:
@@ -33,6 +46,8 @@ def positive_int(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}.")
     if value < minimum:
+        if minimum == 1:  # psyphy's wording, e.g. "num_samples must be > 0"
+            raise ValueError(f"{name} must be > 0 (a positive integer), got {value!r}.")
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
 

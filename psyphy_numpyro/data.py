@@ -76,14 +76,20 @@ class TrialData:
         responses = np.asarray(self.responses)
         if stimuli.ndim != 3:
             raise ValueError(
-                f"stimuli must have shape (N, K, d), got shape {stimuli.shape}."
+                "stimuli must be 3D, shape (N, K, d): K stimuli of dimension d per "
+                f"trial; got shape {stimuli.shape}."
             )
         if responses.ndim == 1:
             responses = responses[:, None]
-        if responses.ndim != 2 or responses.shape[0] != stimuli.shape[0]:
+        if responses.ndim != 2:
             raise ValueError(
-                f"responses must have shape (N,) or (N, 1) with N = "
-                f"{stimuli.shape[0]}, got shape {np.shape(self.responses)}."
+                "responses must be 2D, shape (N, R), or 1D, shape (N,); got shape "
+                f"{np.shape(self.responses)}."
+            )
+        if responses.shape[0] != stimuli.shape[0]:
+            raise ValueError(
+                f"responses must have one row per trial, N = {stimuli.shape[0]}, "
+                f"got shape {np.shape(self.responses)}."
             )
         context = self.context
         if context is not None:

@@ -35,6 +35,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from . import _validation as check
+from .basis import basis_functions
 from .covariance import (
     diagonal_covariance,
     mahalanobis,
@@ -47,7 +48,7 @@ from .oddity import PROB_CLIP, oddity_p_correct
 from .oddity_gaussian import gaussian_draws, gaussian_mc_p_correct
 from .oddity_quadrature import quadrature_p_correct, quadrature_rule
 from .priors import Prior
-from .tasks import OddityTask, TwoAFC
+from .tasks import OddityTask, OddityTaskConfig, TwoAFC
 
 __all__ = ["WPPM", "wppm_model"]
 
@@ -98,6 +99,31 @@ def wppm_model(ref, probe, responses=None, *, wppm: WPPM, noise=None) -> None:
         numpyro.sample("y", dist.Bernoulli(logits=logits), obs=responses)
 
 
+def _fixed(name: str) -> None:
+    raise AttributeError(
+        f"WPPM.{name} is fixed once the model is built (compiled code is cached "
+        f"per model); build a new WPPM with the {name} you want."
+    )
+
+
+def _checked_task(task: Any, prior: Prior, noise: Any) -> Any:
+    """Check that ``task`` suits a model with this prior and noise; return it."""
+    allowed = (OddityTask, TwoAFC) if prior.is_mvp else (OddityTask,)
+    if not isinstance(task, allowed):
+        names = " or ".join(t.__name__ for t in allowed)
+        raise TypeError(f"task must be {names}, got {type(task).__name__}.")
+    if not prior.is_mvp and task.config.estimator == "quadrature":
+        bandwidth = task.config.bandwidth
+        gaussian = isinstance(noise, GaussianNoise)
+        if prior.input_dim != 2 or not gaussian or bandwidth > 0.1:
+            raise ValueError(
+                'estimator="quadrature" needs input_dim 2, GaussianNoise and '
+                f"bandwidth <= 0.1, got input_dim {prior.input_dim}, "
+                f'{type(noise).__name__} and bandwidth {bandwidth}; use estimator="mc".'
+            )
+    return task
+
+
 class WPPM:
     r"""Wishart Process Psychophysical Model.
 
@@ -126,6 +152,22 @@ class WPPM:
         Accepted for psyphy 0.0.5; the prior's values are used, as in psyphy.
     diag_term
         The :math:`\epsilon` added to the covariance diagonal.
+    **model_kwargs
+        psyphy 0.0.5's reserved keywords; none is accepted, and the task's
+        settings (``num_samples``, ``bandwidth``, ...) name the task config.
+
+    Notes
+    -----
+    The configuration is fixed once built, apart from the task: assigning
+    ``model.likelihood`` (or ``model.task``) checks the new task, and compiled
+    code, cached per configuration (models compare equal when their
+    configurations do), is rebuilt for it. ``prior``, ``noise``, ``diag_term``
+    and ``input_dim`` cannot be reassigned: build a new ``WPPM``.
+
+    Full WPPM stimuli should lie in the Chebyshev domain [-1, 1]. Data outside
+    it (fits, likelihoods, simulation) gives a ``UserWarning`` and is used as
+    it is, as in psyphy; evaluating one point outside it
+    (:meth:`local_covariance`, ``task.predict``) raises ``ValueError``.
     """
 
     def __init__(
@@ -140,7 +182,20 @@ class WPPM:
         variance_scale: float | None = None,
         decay_rate: float | None = None,
         diag_term: float = 1e-6,
+        **model_kwargs: Any,
     ) -> None:
+        if model_kwargs:
+            task_fields = OddityTaskConfig.__dataclass_fields__
+            misplaced = sorted(set(model_kwargs) & set(task_fields))
+            if misplaced:
+                raise TypeError(
+                    "Do not pass task-specific kwargs via WPPM(..., **model_kwargs): "
+                    f"{misplaced} belong to the task, e.g. WPPM(prior, OddityTask("
+                    f"config=OddityTaskConfig({misplaced[0]}=...)))."
+                )
+            raise TypeError(
+                f"WPPM got unexpected keyword argument(s) {sorted(model_kwargs)}."
+            )
         if isinstance(prior, int) and not isinstance(prior, bool):
             # the seed's order: WPPM(input_dim, prior, task, noise)
             if input_dim is not None or len(more) > 1:
@@ -165,32 +220,20 @@ class WPPM:
         check.positive_int("input_dim", input_dim)
         if prior.input_dim != input_dim:
             raise ValueError(
-                f"input_dim={input_dim} but the prior has input_dim={prior.input_dim}."
+                f"Dimension mismatch: input_dim={input_dim} but the prior has "
+                f"input_dim={prior.input_dim}."
             )
-        task = OddityTask() if task is None else task
-        allowed = (OddityTask, TwoAFC) if prior.is_mvp else (OddityTask,)
-        if not isinstance(task, allowed):
-            names = " or ".join(t.__name__ for t in allowed)
-            raise TypeError(f"task must be {names}, got {type(task).__name__}.")
         noise = GaussianNoise() if noise is None else noise
         if not isinstance(noise, (GaussianNoise, StudentTNoise)):
             raise TypeError(
                 f"noise must be GaussianNoise or StudentTNoise, got {type(noise).__name__}."
             )
-        if extra_dims is not None and not prior.is_mvp:
-            if extra_dims != prior.extra_embedding_dims:
-                raise ValueError(
-                    f"extra_dims={extra_dims} but the prior has "
-                    f"extra_embedding_dims={prior.extra_embedding_dims}."
-                )
-        if not prior.is_mvp and task.config.estimator == "quadrature":
-            bandwidth = task.config.bandwidth
-            if input_dim != 2 or not isinstance(noise, GaussianNoise) or bandwidth > 0.1:
-                raise ValueError(
-                    'estimator="quadrature" needs input_dim 2, GaussianNoise and '
-                    f"bandwidth <= 0.1, got input_dim {input_dim}, "
-                    f'{type(noise).__name__} and bandwidth {bandwidth}; use estimator="mc".'
-                )
+        if (extra_dims is not None and not prior.is_mvp
+                and extra_dims != prior.extra_embedding_dims):
+            raise ValueError(
+                f"extra_dims={extra_dims} but the prior has "
+                f"extra_embedding_dims={prior.extra_embedding_dims}."
+            )
         for name, value in (("variance_scale", variance_scale), ("decay_rate", decay_rate)):
             if value is not None and not prior.is_mvp and value != getattr(prior, name):
                 warnings.warn(
@@ -199,11 +242,80 @@ class WPPM:
                     UserWarning,
                     stacklevel=2,
                 )
-        self.input_dim = int(input_dim)
-        self.prior = prior
-        self.task = task
-        self.noise = noise
-        self.diag_term = check.non_negative("diag_term", diag_term)
+        self._input_dim = int(input_dim)
+        self._prior = prior
+        self._noise = noise
+        task = OddityTask() if task is None else task
+        self._task = _checked_task(task, prior, noise)
+        self._diag_term = check.non_negative("diag_term", diag_term)
+
+    # -- configuration: fixed, except the task -----------------------------------
+    # Compiled code is cached with the model as a static argument, so the model
+    # compares and hashes by its configuration: a new task gives a new key.
+    def _config(self) -> tuple:
+        return (self._input_dim, self._prior, self._task, self._noise,
+                self._diag_term)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WPPM):
+            return NotImplemented
+        return type(self) is type(other) and self._config() == other._config()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__,) + self._config())
+
+    @property
+    def input_dim(self) -> int:
+        """Dimension of the stimulus space (fixed once the model is built)."""
+        return self._input_dim
+
+    @input_dim.setter
+    def input_dim(self, value: Any) -> None:
+        _fixed("input_dim")
+
+    @property
+    def prior(self) -> Prior:
+        """The :class:`~psyphy_numpyro.Prior` (fixed once the model is built)."""
+        return self._prior
+
+    @prior.setter
+    def prior(self, value: Any) -> None:
+        _fixed("prior")
+
+    @property
+    def noise(self) -> Any:
+        """The noise model (fixed once the model is built)."""
+        return self._noise
+
+    @noise.setter
+    def noise(self, value: Any) -> None:
+        _fixed("noise")
+
+    @property
+    def diag_term(self) -> float:
+        r"""The :math:`\epsilon` added to the covariance diagonal (fixed)."""
+        return self._diag_term
+
+    @diag_term.setter
+    def diag_term(self, value: Any) -> None:
+        _fixed("diag_term")
+
+    @property
+    def task(self) -> Any:
+        """The task; psyphy 0.0.5 calls it ``likelihood``.
+
+        Assigning a new task (``model.likelihood = OddityTask(...)``, as psyphy
+        scripts do) checks it as the constructor does; compiled code is keyed
+        by the model's configuration, so the next call compiles for the new
+        task.
+        """
+        return self._task
+
+    @task.setter
+    def task(self, value: Any) -> None:
+        self._task = _checked_task(value, self._prior, self._noise)
+
+    likelihood = task
 
     def __repr__(self) -> str:
         return (
@@ -211,12 +323,7 @@ class WPPM:
             f"task={self.task!r}, noise={self.noise!r}, diag_term={self.diag_term})"
         )
 
-    # -- configuration ----------------------------------------------------------
-    @property
-    def likelihood(self) -> Any:
-        """The task (psyphy 0.0.5 calls it ``likelihood``)."""
-        return self.task
-
+    # -- derived configuration ----------------------------------------------------
     @property
     def is_mvp(self) -> bool:
         """True for the MVP (``log_diag``) model, False for the full WPPM."""
@@ -332,8 +439,8 @@ class WPPM:
     def log_likelihood(self, params: Params, trials: Trials, noise=None) -> jnp.ndarray:
         """Bernoulli log-likelihood of each trial, shape ``(N,)`` (compiled).
 
-        The model object is a static argument: do not change its attributes
-        after the first call.
+        The model is a static argument, hashed by its configuration, so
+        assigning a new task compiles anew.
         """
         logits = self.trial_logits(params, trials.ref, trials.probe, noise)
         return dist.Bernoulli(logits=logits).log_prob(trials.responses)
@@ -346,10 +453,29 @@ class WPPM:
         return trials
 
     def check_stimuli(self, ref: Any, probe: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Validate ``(N, input_dim)`` stimuli (finite, matching, in the domain)."""
+        """Validate ``(N, input_dim)`` stimuli: finite, matching shapes.
+
+        For the full WPPM, stimuli outside the Chebyshev domain [-1, 1] give a
+        ``UserWarning`` and are used as they are (psyphy fits and evaluates
+        them too); single-point evaluation (:meth:`local_covariance`) raises.
+        """
         ref, probe = check.stimuli_pair(ref, probe, self.input_dim)
         if not self.is_mvp:
-            self._in_domain("stimuli", np.concatenate([ref, probe]))
+            outside = {name: np.any(np.abs(arr) > 1.0, axis=-1)
+                       for name, arr in (("ref", ref), ("probe", probe))}
+            names = [name for name, rows in outside.items() if rows.any()]
+            if names:
+                both = np.concatenate([ref, probe])
+                check.warn(
+                    f"stimuli in {' and '.join(names)} lie outside the Chebyshev "
+                    "domain [-1, 1] of the full WPPM in "
+                    f"{int((outside['ref'] | outside['probe']).sum())} of "
+                    f"{ref.shape[0]} trials (values from {both.min():.4g} to "
+                    f"{both.max():.4g}). The Chebyshev basis is extrapolated "
+                    "there, where its polynomials grow without bound, so the "
+                    "covariance field is not what the prior describes; rescale the "
+                    "stimulus space into [-1, 1]."
+                )
         return ref, probe
 
     def discriminability(self, params: Params, stimulus) -> jnp.ndarray:
@@ -393,6 +519,7 @@ class WPPM:
         )
 
     def _in_domain(self, name: str, x: Any) -> jnp.ndarray:
+        """``x`` as an array; raise unless finite, ``(..., input_dim)``, in [-1, 1]."""
         if isinstance(x, jax.core.Tracer):
             return x
         arr = check.finite_array(name, x)
@@ -407,3 +534,38 @@ class WPPM:
                 "stimulus space first."
             )
         return jnp.asarray(x)
+
+    # -- psyphy 0.0.5's private methods, for scripts and tests that call them -----
+    def _validate_basis_input(self, x: Any) -> None:
+        """Check one point ``x``, shape ``(input_dim,)`` (for psyphy's API).
+
+        Raises ``ValueError`` for another shape, NaN/inf, or a point outside the
+        Chebyshev domain [-1, 1]; traced values are only shape-checked.
+        """
+        shape = tuple(np.shape(x))
+        if shape != (self.input_dim,):
+            raise ValueError(
+                f"Expected x with shape ({self.input_dim},), got {shape}: pass one "
+                "stimulus point."
+            )
+        self._in_domain("x", x)
+
+    def _evaluate_basis_at_point(self, x: Any) -> jnp.ndarray:
+        """Basis at one point, shape ``(deg + 1,) * input_dim`` (for psyphy's API)."""
+        if self.is_mvp:
+            raise ValueError(
+                "Cannot evaluate basis: basis_degree is None (the MVP model has no "
+                "basis); build the model with Prior(input_dim, basis_degree=...)."
+            )
+        self._validate_basis_input(x)
+        return basis_functions(jnp.asarray(x), self.basis_degree)
+
+    def _compute_sqrt(self, params: Params, x: Any) -> jnp.ndarray:
+        """``U(x)`` at one point, ``(input_dim, embedding_dim)`` (for psyphy's API)."""
+        if self.is_mvp or "W" not in params:
+            raise ValueError(
+                "Cannot compute U(x): params missing 'W' (only the full WPPM, "
+                "Prior(input_dim, basis_degree=...), has a square root U(x))."
+            )
+        self._validate_basis_input(x)
+        return wishart_sqrt(params["W"], jnp.asarray(x), self.basis_degree)

@@ -170,6 +170,9 @@ class OddityTask:
             )
         ref, probe = stimuli[..., 0, :], stimuli[..., 1, :]
         if not isinstance(stimuli, jax.core.Tracer):
+            if not batch and not model.is_mvp:
+                # one trial is a point evaluation: out of the domain raises, as in psyphy
+                model._in_domain("stimuli", stimuli)
             model.check_stimuli(ref.reshape(-1, d), probe.reshape(-1, d))
         return ref, probe
 

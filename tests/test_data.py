@@ -107,9 +107,15 @@ def test_ref_probe_shape_mismatch_is_named(mvp_model):
 
 
 def test_trial_data_checks_shapes():
-    with pytest.raises(ValueError, match="stimuli"):
-        pn.TrialData(np.zeros((4, 2)), np.ones(4))
-    with pytest.raises(ValueError, match="responses"):
+    """The shapes psyphy's TrialData refuses, refused here with psyphy's words too."""
+    psyphy_data = pytest.importorskip("psyphy.data")
+    bad = [((5, 2), (5, 1), "stimuli must be 3D"), ((5, 2, 3, 4), (5, 1), "stimuli must be 3D"),
+           ((5, 2, 3), (5, 1, 1), "responses must be 2D")]
+    for stimuli, responses, match in bad:
+        for make in (pn.TrialData, psyphy_data.TrialData):
+            with pytest.raises(ValueError, match=match):
+                make(stimuli=np.ones(stimuli), responses=np.ones(responses))
+    with pytest.raises(ValueError, match="one row per trial, N = 4"):
         pn.TrialData(np.zeros((4, 2, 2)), np.ones(3))
 
 

@@ -120,18 +120,113 @@ def test_unseeded_full_model_without_noise_says_what_to_do():
 
 
 @pytest.mark.parametrize("bad", [1.2, -1.01])
-def test_stimuli_outside_the_chebyshev_domain_are_rejected(bad):
-    model, _ = both_models(2)
-    stimuli, y = study(2)
+def test_stimuli_outside_the_domain_warn_in_data_paths_and_match_psyphy(bad):
+    """psyphy fits and evaluates such data; we do too, with a warning at the caller."""
+    model, theirs = both_models(2, num_samples=50)
+    stimuli, y = study(2, n=4)
     stimuli[3, 1, 0] = bad
+    params = model.init_params(jax.random.PRNGKey(0))
+    key = jax.random.PRNGKey(7)
+    with pytest.warns(UserWarning, match=r"Chebyshev domain \[-1, 1\]") as caught:
+        ours = model.log_likelihood_from_data(params, (stimuli[:, 0], stimuli[:, 1], y),
+                                              key=key)
+    message = str(caught[0].message)
+    assert "stimuli in probe lie outside" in message and "1 of 4 trials" in message
+    assert f"{bad:.4g}" in message and "extrapolated" in message
+    assert caught[0].filename == __file__  # points at the caller, not at the package
+    data = psyphy_data.TrialData(stimuli=jnp.asarray(stimuli), responses=jnp.asarray(y))
+    np.testing.assert_allclose(ours, theirs.log_likelihood_from_data(params, data, key=key),
+                               rtol=1e-5)
+    with pytest.warns(UserWarning, match="probe lie outside") as caught:
+        model.task.loglik(params, pn.TrialData(stimuli, y), model, key=key)
+    assert caught[0].filename == __file__
+    # single points are evaluated eagerly and still refused, as psyphy does
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        model.local_covariance(params, stimuli[3, 1])
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        model.task.predict(params, stimuli[3], model)
+    # non-finite values and wrong shapes are errors everywhere
+    stimuli[3, 1, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
         model.trials((stimuli[:, 0], stimuli[:, 1], y))
-    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
-        pn.simulate_responses(jax.random.PRNGKey(0), model,
-                              model.init_params(jax.random.PRNGKey(0)),
-                              stimuli[:, 0], stimuli[:, 1])
-    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
-        model.local_covariance(model.init_params(jax.random.PRNGKey(0)), stimuli[3, 1])
+    with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
+        model.trials((stimuli[:, 0, 1:], stimuli[:, 1, 1:], y))
+
+
+@pytest.mark.parametrize("input_dim", [2, 3])
+def test_psyphys_private_methods_give_psyphys_values(input_dim):
+    ours, theirs = both_models(input_dim)
+    params = ours.init_params(jax.random.PRNGKey(input_dim))
+    x = jnp.linspace(-0.9, 0.7, input_dim)
+    np.testing.assert_allclose(ours._evaluate_basis_at_point(x),
+                               theirs._evaluate_basis_at_point(x), rtol=1e-6, atol=1e-7)
+    U = ours._compute_sqrt(params, x)
+    assert U.shape == (input_dim, input_dim + 1)
+    np.testing.assert_allclose(U, theirs._compute_sqrt(params, x), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(jax.jit(ours._compute_sqrt)(params, x), U, rtol=1e-6)
+    assert ours._validate_basis_input(x) is None
+    for bad, match in [(x.at[0].set(1.1), r"Chebyshev domain \[-1, 1\]"),
+                       (x.at[0].set(jnp.nan), "NaN"),
+                       (jnp.zeros(input_dim + 1), rf"Expected x with shape \({input_dim},\)")]:
+        for method in (ours._validate_basis_input, ours._evaluate_basis_at_point,
+                       lambda z: ours._compute_sqrt(params, z)):
+            with pytest.raises(ValueError, match=match):
+                method(bad)
+    mvp = pn.WPPM(pn.Prior.default(input_dim))
+    with pytest.raises(ValueError, match="missing 'W'"):
+        mvp._compute_sqrt(mvp.init_params(jax.random.PRNGKey(0)), x)
+
+
+def test_swapping_the_task_recompiles_and_other_settings_are_fixed():
+    """Compiled code is cached per model: a new task must not reuse the old code."""
+    def fresh(num_samples):
+        task = pn.OddityTask(config=pn.OddityTaskConfig(num_samples=num_samples))
+        return pn.WPPM(pn.Prior(input_dim=2, basis_degree=1), task)
+
+    model, few, many = fresh(64), fresh(8), fresh(64)
+    assert model == many and hash(model) == hash(many) and model != few
+    stimuli, y = study(2, n=10)
+    data = (stimuli[:, 0], stimuli[:, 1], y)
+    params, key = model.init_params(jax.random.PRNGKey(1)), jax.random.PRNGKey(2)
+
+    def loglik(m):
+        return float(m.log_likelihood_from_data(params, data, key=key))
+
+    before = loglik(model)
+    model.likelihood = few.task  # psyphy scripts assign it
+    assert model.task is few.task and model == few
+    assert loglik(model) == loglik(few) != before
+    model.task = many.task
+    assert loglik(model) == before
+    with pytest.raises(TypeError, match="OddityTask"):
+        model.likelihood = pn.TwoAFC()
+    assert model.task is many.task
+    for name in ("prior", "noise", "diag_term", "input_dim"):
+        with pytest.raises(AttributeError, match="build a new WPPM"):
+            setattr(model, name, getattr(few, name))
+
+    # the MAP fitter's compiled loop is cached per model too (the MVP: fast to fit)
+    mvp = pn.WPPM(pn.Prior.default(2), pn.OddityTask(slope=1.5))
+    trials = (stimuli[:, 0] * 0, stimuli[:, 1] - stimuli[:, 0], y)
+    opt = pn.MAPOptimizer(steps=3, learning_rate=1e-2, show_progress=False)
+    start = {"log_diag": jnp.array([-3.0, -2.0])}
+    first = opt.fit(mvp, trials, init_params=start, seed=0)
+    mvp.likelihood = pn.TwoAFC(slope=2.0)
+    swapped = opt.fit(mvp, trials, init_params=start, seed=0)
+    rebuilt = opt.fit(pn.WPPM(pn.Prior.default(2), pn.TwoAFC(slope=2.0)), trials,
+                      init_params=start, seed=0)
+    np.testing.assert_array_equal(swapped.params["log_diag"], rebuilt.params["log_diag"])
+    assert not np.array_equal(swapped.params["log_diag"], first.params["log_diag"])
+
+
+def test_task_settings_passed_to_the_model_are_refused_with_psyphys_words():
+    prior = pn.Prior(input_dim=2, basis_degree=3)
+    for name in ("num_samples", "bandwidth"):
+        with pytest.raises(TypeError, match="Do not pass task-specific kwargs.*"
+                                            "OddityTaskConfig"):
+            pn.WPPM(prior, pn.OddityTask(), **{name: 123})
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        pn.WPPM(prior, pn.OddityTask(), online_config=None)
 
 
 def test_full_model_configuration_errors():
@@ -142,7 +237,7 @@ def test_full_model_configuration_errors():
         pn.WPPM(prior, pn.OddityTask(), input_dim=2, extra_dims=2)
     with pytest.raises(ValueError, match="input_dim"):
         pn.Prior(input_dim=4)
-    with pytest.raises(ValueError, match="num_samples"):
+    with pytest.raises(ValueError, match="num_samples must be > 0"):  # psyphy's words
         pn.OddityTaskConfig(num_samples=0)
     with pytest.raises(ValueError, match="bandwidth"):
         pn.OddityTaskConfig(bandwidth=0.0)
