@@ -430,8 +430,9 @@ class MAPOptimizer:
         self.clip_rate = self.n_clipped_steps / result.num_steps_run
         if self.clip_rate > 0.5:
             warnings.warn(
-                f"max_grad_norm={self.max_grad_norm} clipped {self.clip_rate:.0%} of "
-                "the steps: the step length is then set by learning_rate * "
+                f"Gradient clipping bound on {self.clip_rate:.0%} of the steps "
+                f"(max_grad_norm={self.max_grad_norm}): the step length is then set by "
+                "learning_rate * "
                 "max_grad_norm, not by the gradient. Raise max_grad_norm or lower "
                 "the learning rate.",
                 UserWarning,

@@ -239,7 +239,7 @@ def test_a_second_fit_of_the_same_shapes_does_not_recompile(mvp_model, seed_data
 def test_clipping_most_steps_warns(mvp_model, seed_data):
     opt = pn.MAPOptimizer(steps=20, learning_rate=1e-3, max_grad_norm=1e-6,
                           show_progress=False)
-    with pytest.warns(UserWarning, match="clipped 100% of the steps"):
+    with pytest.warns(UserWarning, match="clipping bound on 100% of the steps"):
         opt.fit(mvp_model, seed_data)
     assert opt.n_clipped_steps == 20 and opt.clip_rate == 1.0
     assert pn.MAPOptimizer(show_progress=False).clip_rate is None
