@@ -35,6 +35,24 @@ SMALL_SIZES = {
     "svi_steps": 500,
 }
 
+#: Per-notebook values, applied after :data:`SMALL_SIZES` (full-WPPM NUTS is costly).
+NOTEBOOK_SIZES = {
+    "03_uncertainty.ipynb": {
+        "basis_degree": 1,
+        "grid_size": 2,
+        "trials_per_ref": 20,
+        "map_steps": 100,
+        "num_warmup": 10,
+        "num_samples": 10,
+        "num_chains": 2,
+        "num_draws": 20,
+        "num_angles": 8,
+        "svi_steps": 100,
+        "heldout_per_level": 10,
+        "loo_degrees": (0, 1),
+    },
+}
+
 KERNEL_NAME = "psyphy-numpyro-test"
 CELL_TIMEOUT_S = 600
 
@@ -77,13 +95,17 @@ def assigned_names(source: str) -> set[str] | None:
     return names
 
 
-def shrink(nb: nbformat.NotebookNode) -> list[str]:
-    """Append :data:`SMALL_SIZES` to the ``parameters`` cell; return the names set."""
+def shrink(nb: nbformat.NotebookNode, sizes: dict | None = None) -> list[str]:
+    """Append ``sizes`` (default :data:`SMALL_SIZES`) to the ``parameters`` cell.
+
+    Returns the names set.
+    """
+    sizes = SMALL_SIZES if sizes is None else sizes
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
             defined = assigned_names(cell.source)
-            names = [k for k in SMALL_SIZES if defined is None or k in defined]
-            lines = [f"{k} = {SMALL_SIZES[k]!r}" for k in names]
+            names = [k for k in sizes if defined is None or k in defined]
+            lines = [f"{k} = {sizes[k]!r}" for k in names]
             cell.source += "\n\n# Smaller sizes for the test suite\n" + "\n".join(lines)
             return names
     return []
@@ -96,7 +118,7 @@ def test_notebook_runs(
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("JAX_PLATFORMS", "cpu")
     nb = nbformat.read(path, as_version=4)
-    shrink(nb)
+    shrink(nb, {**SMALL_SIZES, **NOTEBOOK_SIZES.get(path.name, {})})
 
     km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=kernel_specs)
     assert km.kernel_spec.argv[0] == sys.executable
@@ -129,3 +151,11 @@ def test_seed_notebook_takes_small_sizes() -> None:
     # Without its parameters cell, notebook 01 would run at full size here.
     nb = nbformat.read(NOTEBOOK_DIR / "01_map_and_nuts.ipynb", as_version=4)
     assert shrink(nb) == list(SMALL_SIZES)
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOK_SIZES))
+def test_notebook_specific_sizes_all_apply(name: str) -> None:
+    # A size the parameters cell does not define would be silently ignored.
+    nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    sizes = NOTEBOOK_SIZES[name]
+    assert set(shrink(nb, {**SMALL_SIZES, **sizes})) >= set(sizes)
