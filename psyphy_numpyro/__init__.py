@@ -1,6 +1,20 @@
 """psyphy_numpyro: the Wishart Process Psychophysical Model as a NumPyro program."""
 
 from .approximate import ParameterPosterior
+from .band_plots import (
+    plot_covariance_band,
+    plot_psychometric_band,
+    plot_threshold_bands,
+)
+from .bands import (
+    CovarianceBand,
+    PsychometricBand,
+    ThresholdBands,
+    binned_proportions,
+    covariance_band,
+    psychometric_band,
+    threshold_bands,
+)
 from .basis import chebyshev_basis
 from .convert import GROUPS, draws_to_inference_data, to_inference_data
 from .covariance import diagonal_covariance, mahalanobis
@@ -9,7 +23,12 @@ from .field import CovarianceField, WPPMCovarianceField
 from .gauge import align_embedding
 from .io import load_responses_csv, save_responses_csv
 from .langevin import LangevinPosterior, LangevinSampler, NumpyroSampler, run_mala
-from .laplace import LaplaceApproximation, LaplacePosterior, LaplaceResult, laplace_approximation
+from .laplace import (
+    LaplaceApproximation,
+    LaplacePosterior,
+    LaplaceResult,
+    laplace_approximation,
+)
 from .map import MAPOptimizer, MAPPosterior, MAPResult, clip_and_count, fit_map
 from .mcmc import NUTSPosterior, NUTSSampler, run_nuts
 from .model import WPPM, wppm_model
@@ -124,6 +143,16 @@ __all__ = [
     "find_thresholds",
     "covariance_field",
     "align_embedding",
+    "threshold_bands",
+    "ThresholdBands",
+    "covariance_band",
+    "CovarianceBand",
+    "psychometric_band",
+    "PsychometricBand",
+    "binned_proportions",
+    "plot_threshold_bands",
+    "plot_covariance_band",
+    "plot_psychometric_band",
     "reference_grid",
     "plot_learning_curve",
 ]
