@@ -54,6 +54,9 @@ def plot_threshold_bands(
 
     At each reference the shaded ring is the band of the threshold in each
     direction, and the blue line the ellipse fitted to the median contour.
+    A reference whose band has no upper end in some direction (too many draws
+    never reach the criterion inside the domain) gets no ring; the legend
+    counts them. Directions where a comparison contour is unreached are gaps.
 
     Parameters
     ----------
@@ -93,11 +96,11 @@ def plot_threshold_bands(
     text = f"{band.prob:.0%} credible band"
     if not np.all(bounded):
         text += f" ({int((~bounded).sum())} refs unbounded, not drawn)"
-    first = True
-    for i in np.flatnonzero(bounded):
+    for n_drawn, i in enumerate(np.flatnonzero(bounded)):
         _ring(ax, refs[i], band.angles, scale * lo[i], scale * hi[i],
-              label=text if first else None, **_BAND)
-        first = False
+              label=text if n_drawn == 0 else None, **_BAND)
+    if not np.any(bounded):  # keep the band, and why it is missing, in the legend
+        ax.fill([], [], label=text, **_BAND)
     ell = np.broadcast_to(bands.ellipse.radii, (n,) + band.angles.shape)
     for i in range(n):
         ax.plot(*_closed(refs[i], band.angles, scale * ell[i]), color="tab:blue",
@@ -108,15 +111,18 @@ def plot_threshold_bands(
                 f"contours[{label!r}] must be a Contour (threshold_contour(...)), "
                 f"got {type(contour).__name__}."
             )
-        radii = np.broadcast_to(contour.radii, (n,) + contour.angles.shape)
-        if radii.ndim != 2:
+        radii = np.asarray(contour.radii)
+        if radii.shape not in (contour.angles.shape, (n,) + contour.angles.shape):
             raise ValueError(
-                f"contours[{label!r}] must hold one contour per reference, got "
-                f"radii of shape {np.shape(contour.radii)}."
+                f"contours[{label!r}] must hold one contour per reference, radii of "
+                f"shape ({n}, {contour.angles.size}); got {radii.shape}."
             )
-        for i in range(n):
+        radii = np.broadcast_to(radii, (n,) + contour.angles.shape)
+        missed = int(np.sum(~np.isfinite(radii)))
+        text = label if missed == 0 else f"{label} ({missed} directions unreached)"
+        for i in range(n):  # unreached directions (inf) are left as gaps
             ax.plot(*_closed(refs[i], contour.angles, scale * radii[i]), style, lw=1.2,
-                    label=label if i == 0 else None)
+                    label=text if i == 0 else None)
     ax.scatter(refs[:, 0], refs[:, 1], marker="+", c="k", s=30, zorder=3)
     title = f"Thresholds at p(correct) = {bands.criterion:.3f}"
     ax.set_title(title + (f" (x{scale:g})" if scale != 1.0 else ""))

@@ -308,6 +308,15 @@ def test_band_figures_draw_every_layer(scaled_stack):
     assert sorted(labels) == ["90% credible band", "posterior median (ellipse)",
                               "truth"]
     assert len(ax.patches) == len(REFS) and len(ax.lines) == 2 * len(REFS)
+    # no upper end anywhere: no ring, but the legend says why; gaps are counted
+    unbounded = tb._replace(band=tb.band._replace(upper=np.full((2, 16), np.inf)))
+    gap = true._replace(radii=np.where(np.arange(16) == 3, np.inf, true.radii))
+    ax = plot_threshold_bands(unbounded, {"truth": gap})
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "90% credible band (2 refs unbounded, not drawn)" in labels
+    assert "truth (2 directions unreached)" in labels
+    with pytest.raises(ValueError, match="one contour per reference"):
+        plot_threshold_bands(tb, {"truth": true._replace(radii=true.radii[:1])})
     cb = covariance_band(stack, REFS, model=model)
     ax = plot_covariance_band(cb, pn.covariance_field(model, truth, REFS))
     assert len(ax.lines) == 2 * len(REFS)
