@@ -243,7 +243,8 @@ def plot_psychometric_band(
     ax.plot(t, band.mean, color=color, lw=1.6, label=label)
     obs = band.observed
     if obs is not None:
-        err = np.stack([obs.proportion - obs.lower, obs.upper - obs.proportion])
+        # interval ends can sit a rounding error inside the proportion at 0 or 1
+        err = np.maximum(np.stack([obs.proportion - obs.lower, obs.upper - obs.proportion]), 0.0)
         ax.errorbar(obs.distance, obs.proportion, yerr=err, fmt="o", color="k", ms=4,
                     capsize=2, label=f"observed ({int(obs.count.sum())} trials)")
     if criterion is not None:
