@@ -340,12 +340,26 @@ def loadavg_str(load) -> str:
     return "/".join(f"{x:.2f}" for x in load)
 
 
-def run_worker(script: str, args: list[str], timeout: float | None = None) -> dict:
-    """Run ``script --worker ...`` in a fresh process; return its RESULT json."""
+def run_worker(
+    script: str,
+    args: list[str],
+    timeout: float | None = None,
+    env: dict | None = None,
+) -> dict:
+    """Run ``script --worker ...`` in a fresh process; return its RESULT json.
+
+    ``env`` adds environment variables; past ``timeout`` seconds the worker is
+    killed and ``subprocess.TimeoutExpired`` raised.
+    """
     cmd = [sys.executable, script, *args]
     t = time.perf_counter()
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, check=False
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
