@@ -67,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats", type=int, default=3, help="timed steps per run (3)"
     )
     parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds before a worker counts as hung (600)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="sizes 1000,3000,10000 (psyphy at 1000), 200 samples, 2 repeats",
@@ -172,8 +178,13 @@ def main(argv: list[str] | None = None) -> int:
             a_m, b_m = fit_line(xs, [r["peak_rss_mib"] for r in mine])
             big = 100000
             tag = "projected" if max(xs) < big else "line fit"
+            step = (
+                f"{a_t + b_t * big:.2f} s per step"
+                if b_t > 0
+                else "time not linear in these rows (machine load?)"
+            )
             print(
-                f"  {tag} at {big} trials: {a_t + b_t * big:.2f} s per step, "
+                f"  {tag} at {big} trials: {step}, "
                 f"{(a_m + b_m * big) / 1024:.1f} GiB (fit: {1000 * b_t * 1000:.2f} ms and "
                 f"{b_m * 1000:.0f} MiB per 1k trials, {a_m:.0f} MiB fixed)"
             )
