@@ -94,6 +94,30 @@ def test_rotations_make_each_trials_draws_independent():
     assert 0.8 * expected_sd < rotated.std() < 1.2 * expected_sd
 
 
+@pytest.mark.parametrize("chunk", [256, 7])  # 7: sets gathered across chunk edges
+def test_trials_estimates_are_nearly_independent_across_trials(chunk):
+    # The rotations keep each point's norm, so trials that share a point set
+    # share its radii's sampling error; with a pool of sets the mean over many
+    # copies of one trial must still spread like n independent estimates.
+    U_r, U_c, ref, cmp = field(2, 1)
+    n, S, keys = 600, 100, 120
+    rep = [jnp.repeat(a, n, 0) for a in (U_r, U_c, ref, cmp)]
+    mean_p = jax.jit(lambda k: jnp.mean(gaussian_mc_p_correct(
+        *rep, gaussian_draws(k, n, S, 2), diag_term=EPS, bandwidth=H, clip=0.0,
+        chunk=chunk)))
+    means = np.array([float(mean_p(jax.random.PRNGKey(k))) for k in range(keys)])
+    p = means.mean()
+    independent_sd = np.sqrt(p * (1 - p) / (S * n))
+    assert 0.75 * independent_sd < means.std(ddof=1) < 1.35 * independent_sd
+    one_set = jax.jit(lambda k: jnp.mean(gaussian_mc_p_correct(
+        *rep, GaussianDraws(jax.random.normal(k, (4, S)),
+                            jax.random.orthogonal(jax.random.fold_in(k, 1), 4, (n,))),
+        diag_term=EPS, bandwidth=H, clip=0.0, chunk=chunk)))
+    common = np.array([float(one_set(jax.random.PRNGKey(k))) for k in range(keys)])
+    # one set rotated per trial (no pool): the radii's error is common to all
+    assert common.std(ddof=1) > 3 * independent_sd
+
+
 def test_rejects_draws_of_the_wrong_size():
     U_r, U_c, ref, cmp = field(2, 5)
     with pytest.raises(ValueError, match="rows"):

@@ -207,8 +207,8 @@ def test_nuts_round_trip_full_keeps_the_fixed_draws(tmp_path):
     post = pn.NUTSSampler(num_warmup=5, num_samples=5, num_chains=2,
                           progress_bar=False).fit(model, (ref, probe, y))
     back = nuts_round_trip(tmp_path, post)
-    noise = back.model_kwargs["noise"]  # the "mc" estimator's shared points + rotations
-    assert noise.points.shape == (4, 20) and noise.rotations.shape == (30, 4, 4)
+    noise = back.model_kwargs["noise"]  # the "mc" estimator's point sets + rotations
+    assert noise.points.shape == (30, 4, 20) and noise.rotations.shape == (30, 4, 4)
     assert noise.points.dtype == np.float32
     assert_same_arrays(noise._asdict(), post.model_kwargs["noise"]._asdict())
 
