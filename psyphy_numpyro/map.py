@@ -94,6 +94,12 @@ def _sgd(learning_rate: float, momentum: float) -> optax.GradientTransformation:
     return optax.sgd(learning_rate, momentum=momentum or None)
 
 
+@lru_cache(maxsize=32)
+def _clip_then(max_grad_norm: float, base: optax.GradientTransformation):
+    """``base`` after :func:`clip_and_count`, cached like :func:`_sgd`."""
+    return optax.chain(clip_and_count(max_grad_norm), base)
+
+
 class _Runner(NamedTuple):
     init: Callable
     run_chunk: Callable
@@ -369,10 +375,10 @@ class MAPOptimizer:
         self.optimizer = optimizer
         self.max_grad_norm = max_grad_norm
         base = optimizer if optimizer is not None else _sgd(self.learning_rate, self.momentum)
-        # built once, so repeated fits reuse the compiled loop
+        # cached by settings, so fits by equal optimizers reuse the compiled loop
         self._transform = (
             base if max_grad_norm is None
-            else optax.chain(clip_and_count(max_grad_norm), base)
+            else _clip_then(check.positive("max_grad_norm", max_grad_norm), base)
         )
         self.track_history = bool(track_history)
         self.log_every = check.positive_int("log_every", log_every)

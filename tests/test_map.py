@@ -214,7 +214,7 @@ def test_max_grad_norm_clips_like_a_plain_optax_loop_and_counts(seed_data, seed_
     assert post.trials is not None and post.trials.ref.shape == (n, 2)
 
 
-def test_a_second_fit_of_the_same_shapes_does_not_recompile(mvp_model, seed_data):
+def test_fits_of_the_same_shapes_and_settings_do_not_recompile(mvp_model, seed_data):
     from jax import monitoring
 
     compiles = []
@@ -225,10 +225,13 @@ def test_a_second_fit_of_the_same_shapes_does_not_recompile(mvp_model, seed_data
 
     monitoring.register_event_duration_secs_listener(listener)
     try:
-        opt = pn.MAPOptimizer(steps=50, learning_rate=1e-2, show_progress=False)
+        settings = dict(steps=50, learning_rate=1e-2, max_grad_norm=10.0,
+                        show_progress=False)
+        opt = pn.MAPOptimizer(**settings)
         first = opt.fit(mvp_model, seed_data, seed=0)
         after_first = len(compiles)
         second = opt.fit(mvp_model, seed_data, seed=1)  # new start, same shapes
+        pn.MAPOptimizer(**settings).fit(mvp_model, seed_data)  # an equal optimizer
     finally:
         monitoring.unregister_event_duration_listener(listener)
     assert after_first > 0  # the listener sees compilations
