@@ -46,7 +46,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
+
+from ._chunks import map_chunks
 
 __all__ = [
     "GaussianDraws",
@@ -135,12 +136,46 @@ def whitened_factors(
     )
     sigma_r = jnp.broadcast_to(cov(U_ref), batch + (d, d))
     sigma_c = jnp.broadcast_to(cov(U_cmp), batch + (d, d))
-    chol = jnp.linalg.cholesky((2.0 / 3.0) * sigma_r + (1.0 / 3.0) * sigma_c)
-    P = solve_triangular(chol, jnp.linalg.cholesky(2.0 * sigma_r), lower=True)
-    Q = solve_triangular(chol, jnp.linalg.cholesky(0.5 * sigma_r + sigma_c), lower=True)
+    chol = small_cholesky((2.0 / 3.0) * sigma_r + (1.0 / 3.0) * sigma_c)
+    P = lower_solve(chol, small_cholesky(2.0 * sigma_r))
+    Q = lower_solve(chol, small_cholesky(0.5 * sigma_r + sigma_c))
     gap = jnp.broadcast_to(ref - cmp, batch + (d,))
-    g = solve_triangular(chol, gap[..., None], lower=True)[..., 0]
+    g = lower_solve(chol, gap[..., None])[..., 0]
     return P, Q, g
+
+
+def small_cholesky(S: jnp.ndarray) -> jnp.ndarray:
+    """Cholesky factors of a batch of small matrices ``(..., d, d)``, unrolled.
+
+    Elementwise arithmetic over the batch instead of one LAPACK call per
+    matrix: faster for ``d <= 3``, and it avoids jaxlib 0.10's CPU runtime
+    hanging on the gradient of batched ``cholesky``/``solve_triangular``
+    beyond about 28,000 matrices.
+    """
+    d = S.shape[-1]
+    L = [[None] * d for _ in range(d)]
+    for j in range(d):
+        diag = S[..., j, j] - sum(L[j][k] ** 2 for k in range(j))
+        L[j][j] = jnp.sqrt(diag)
+        for i in range(j + 1, d):
+            off = S[..., i, j] - sum(L[i][k] * L[j][k] for k in range(j))
+            L[i][j] = off / L[j][j]
+    zero = jnp.zeros_like(S[..., 0, 0])
+    return jnp.stack([jnp.stack([L[i][j] if j <= i else zero for j in range(d)], -1)
+                      for i in range(d)], -2)
+
+
+def lower_solve(L: jnp.ndarray, B: jnp.ndarray) -> jnp.ndarray:
+    """``L^{-1} B`` for lower-triangular ``L`` ``(..., d, d)``, ``B`` ``(..., d, m)``.
+
+    Forward substitution, unrolled like :func:`small_cholesky`.
+    """
+    d = L.shape[-1]
+    rows = []
+    for i in range(d):
+        r = B[..., i, :] - sum(L[..., i, k, None] * rows[k] for k in range(i))
+        rows.append(r / L[..., i, i, None])
+    return jnp.stack(rows, -2)
 
 
 def _value_and_jacobian(A, g, points, bandwidth):
@@ -183,22 +218,10 @@ def _sets_for(points, n, start):
 
 def _chunked(A, g, points, bandwidth, chunk):
     """The kernel over chunks of trials; trial ``t`` uses ``points[t % K]``."""
-    n, num_sets = A.shape[0], points.shape[0]
-    if n <= chunk:
-        return _value_and_jacobian(A, g, _sets_for(points, n, 0), bandwidth)
-    num_chunks = -(-n // chunk)
-    pad = num_chunks * chunk - n  # padded trials reuse trial 0 and are dropped
-
-    def blocks(x):
-        x = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad, *x.shape[1:]))])
-        return x.reshape(num_chunks, chunk, *x.shape[1:])
-
-    out = jax.lax.map(
-        lambda agc: _value_and_jacobian(
-            agc[0], agc[1], _sets_for(points, chunk, agc[2] * chunk), bandwidth),
-        (blocks(A), blocks(g), jnp.arange(num_chunks)),
-    )
-    return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:])[:n], out)
+    return map_chunks(
+        lambda start, A, g: _value_and_jacobian(
+            A, g, _sets_for(points, A.shape[0], start), bandwidth),
+        (A, g), chunk)
 
 
 def _mc_kernel(A, g, points, bandwidth, chunk):
