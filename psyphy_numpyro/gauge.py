@@ -12,6 +12,13 @@ a reference (orthogonal Procrustes). The aligned weights give the same
 covariance field, and their entries are identified, so R-hat and ESS on them
 are meaningful.
 
+:func:`gauge_fixed_model` removes the symmetry before sampling: NUTS runs on
+one representative of each orbit (``W`` reshaped to rows, its first rows
+lower triangular with a positive diagonal) with the orbit's volume as a
+density factor, so every rotation-invariant quantity keeps its posterior
+exactly while the sampler no longer travels along the rotations
+(``NUTSSampler(fix_rotations=True)``).
+
 References
 ----------
 Schönemann, P. H. (1966). A generalized solution of the orthogonal
@@ -20,12 +27,17 @@ Procrustes problem. Psychometrika 31, 1–10.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from numpyro.distributions import constraints
 
-__all__ = ["align_embedding"]
+__all__ = ["align_embedding", "from_free", "gauge_fixed_model", "num_free", "to_free"]
 
 
 @jax.jit
@@ -74,3 +86,93 @@ def align_embedding(W: Any, reference: Any) -> jnp.ndarray:
             f"of shape {reference.shape}, got {W.shape}."
         )
     return _align(W, reference)
+
+
+# -- sampling with the rotation fixed ------------------------------------------------
+# Write the weights as a matrix M = W.reshape(-1, E) with n >= E rows. Every M
+# of full rank is uniquely M = L Q with Q in O(E) and L "lower trapezoidal":
+# its first E rows form a lower-triangular block with a positive diagonal.
+# With dM = prod_i L_ii^(E - 1 - i) dL dQ (i = 0..E-1; the rows below the block
+# add no factor), and a posterior invariant under M -> M Q, the marginal of L
+# is p(L) prod_i L_ii^(E - 1 - i): sampling L samples the posterior of every
+# rotation-invariant quantity exactly, with the rotation removed.
+# The free coordinates are the block's strict lower triangle, log L_ii, and
+# the other rows as they are.
+
+
+def _block_indices(E: int):
+    rows, cols = np.tril_indices(E, -1)
+    return rows, cols
+
+
+def num_free(shape: tuple[int, ...]) -> int:
+    """Free coordinates of a gauge-fixed ``W`` of ``shape``."""
+    E = shape[-1]
+    n = int(np.prod(shape[:-1]))
+    return n * E - E * (E - 1) // 2
+
+
+def from_free(free: jnp.ndarray, shape: tuple[int, ...]) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """``W`` (the lower-trapezoidal representative) from its free coordinates.
+
+    Returns ``W`` of ``shape`` and the log-Jacobian of ``free -> W`` times the
+    orbit volume, :math:`\\sum_i (E - i) \\log L_{ii}`, to add to the log density.
+    """
+    E = shape[-1]
+    rows, cols = _block_indices(E)
+    k = len(rows)
+    log_diag = free[k:k + E]
+    block = jnp.zeros((E, E), free.dtype).at[rows, cols].set(free[:k])
+    block = block + jnp.diag(jnp.exp(log_diag))
+    rest = free[k + E:].reshape(-1, E)
+    W = jnp.concatenate([block, rest]).reshape(shape)
+    log_jac = jnp.sum((E - jnp.arange(E)) * log_diag)
+    return W, log_jac
+
+
+def to_free(W: Any) -> jnp.ndarray:
+    """Free coordinates of the lower-trapezoidal representative of ``W``'s orbit.
+
+    The inverse of :func:`from_free` up to the rotation: ``from_free(to_free(W))``
+    is ``W @ Q`` for the orthogonal ``Q`` that makes its first ``E`` rows lower
+    triangular with a positive diagonal.
+    """
+    W = jnp.asarray(W)
+    E = W.shape[-1]
+    M = W.reshape(-1, E)
+    if M.shape[0] < E:
+        raise ValueError(f"W needs at least {E} rows of weights to fix the rotation, "
+                         f"got shape {W.shape}.")
+    q, r = jnp.linalg.qr(M[:E].T)  # block = r^T q^T
+    sign = jnp.where(jnp.diag(r) < 0, -1.0, 1.0)
+    L = M @ (q * sign)
+    rows, cols = _block_indices(E)
+    return jnp.concatenate([L[rows, cols], jnp.log(jnp.diag(L[:E])), L[E:].ravel()])
+
+
+def gauge_fixed_model(wppm: Any) -> Callable[..., None]:
+    """The full WPPM's NumPyro model on the gauge-fixed ``W`` (for NUTS).
+
+    Same signature as ``wppm.numpyro_model``. Samples the free coordinates
+    (site ``W_free``, flat, improper) and records ``W`` as a deterministic
+    site; the prior density of ``W`` and the orbit volume enter as factors.
+    The posterior of every rotation-invariant quantity (the covariance field,
+    thresholds, p(correct)) is the same as the original model's, and ``W``
+    itself is identified, so its R-hat and ESS are meaningful.
+    """
+    if wppm.is_mvp:
+        raise ValueError("the MVP has no rotation symmetry to fix.")
+    shape = wppm.prior.shape
+    size = num_free(shape)
+
+    def model(ref, probe, responses=None, noise=None):
+        free = numpyro.sample(
+            "W_free", dist.ImproperUniform(constraints.real_vector, (), (size,)))
+        W, log_jac = from_free(free, shape)
+        numpyro.deterministic("W", W)
+        numpyro.factor("W_prior", wppm.prior.distribution().log_prob(W) + log_jac)
+        logits = wppm.trial_logits({"W": W}, ref, probe, noise=noise)
+        with numpyro.plate("trial", ref.shape[0]):
+            numpyro.sample("y", dist.Bernoulli(logits=logits), obs=responses)
+
+    return model

@@ -19,8 +19,11 @@ from numpyro.infer.initialization import init_to_median, init_to_value
 
 from . import _validation as check
 from .data import Trials
+from .gauge import gauge_fixed_model, to_free
 
-__all__ = ["SAMPLE_STATS_FIELDS", "NUTSPosterior", "NUTSSampler", "run_nuts"]
+__all__ = [
+    "SAMPLE_STATS_FIELDS", "NUTSPosterior", "NUTSSampler", "rotated_starts", "run_nuts",
+]
 
 #: Extra fields every run records, so ArviZ's ``sample_stats`` is complete.
 SAMPLE_STATS_FIELDS = ("diverging", "accept_prob", "num_steps", "potential_energy", "energy")
@@ -34,6 +37,7 @@ def run_nuts(
     num_samples: int,
     num_chains: int = 1,
     init_params: dict | None = None,
+    chain_init_params: dict | None = None,
     target_accept_prob: float = 0.8,
     dense_mass: bool = False,
     progress_bar: bool = True,
@@ -54,7 +58,11 @@ def run_nuts(
         otherwise vectorised on one device (faster than one after another
         for models this small).
     init_params
-        Starting point per site (e.g. a MAP estimate); else the prior median.
+        Starting point per site (e.g. a MAP estimate), shared by every chain;
+        else the prior median.
+    chain_init_params
+        Starting points per chain instead, each site with a leading
+        ``num_chains`` axis (unconstrained values, passed to ``MCMC.run``).
     target_accept_prob, dense_mass
         Passed to ``numpyro.infer.NUTS``.
     progress_bar
@@ -85,8 +93,53 @@ def run_nuts(
         chain_method="parallel" if parallel else "vectorized",
         progress_bar=progress_bar,
     )
-    mcmc.run(rng_key, *model_args, extra_fields=SAMPLE_STATS_FIELDS, **model_kwargs)
+    if chain_init_params is not None:
+        for site, value in chain_init_params.items():
+            if jnp.shape(value)[:1] != (num_chains,):
+                raise ValueError(
+                    f"chain_init_params[{site!r}] needs a leading axis of num_chains "
+                    f"= {num_chains}, got shape {jnp.shape(value)}."
+                )
+    mcmc.run(rng_key, *model_args, extra_fields=SAMPLE_STATS_FIELDS,
+             init_params=chain_init_params, **model_kwargs)
     return mcmc
+
+
+def _gauge_fixed_starts(model: Any, init_params: dict | None, key: jax.Array,
+                        num_chains: int) -> jnp.ndarray:
+    """Gauge-free starts: ``init_params`` (chain 0) and jittered copies, or prior draws.
+
+    The jitter is a tenth of the prior sd of each weight, so the chains start
+    apart while near the fit.
+    """
+    key_jitter, key_prior = jax.random.split(key)
+    if init_params is None:
+        W = jax.vmap(lambda k: model.init_params(k)["W"])(
+            jax.random.split(key_prior, num_chains))
+    else:
+        sd = jnp.asarray(model.prior.stddev())
+        jitter = 0.1 * sd * jax.random.normal(key_jitter, (num_chains, *sd.shape))
+        W = init_params["W"] + jitter.at[0].set(0.0)
+    return jax.vmap(to_free)(W)
+
+
+def rotated_starts(W: Any, key: jax.Array, num_chains: int) -> jnp.ndarray:
+    """One start per chain: ``W`` turned by independent random rotations.
+
+    ``W -> W R`` (``R`` orthogonal, acting on the embedding axis) leaves the
+    full WPPM's prior and likelihood unchanged, so every start has the
+    density of ``W`` while the chains begin far apart on its orbit. The first
+    chain starts at ``W`` itself.
+
+    Returns
+    -------
+    jnp.ndarray
+        Shape ``(num_chains, *W.shape)``.
+    """
+    W = jnp.asarray(W)
+    R = jax.random.orthogonal(key, W.shape[-1], (num_chains,))
+    R = R.at[0].set(jnp.eye(W.shape[-1], dtype=R.dtype))
+    return jnp.einsum("...e,cef->c...f", W, R)
 
 
 class NUTSPosterior:
@@ -118,7 +171,8 @@ class NUTSPosterior:
         self.model = model
         self.trials = trials
         self.model_kwargs = dict(model_kwargs or {})
-        self.samples = mcmc.get_samples()
+        site = model.prior.site  # W_free of a gauge-fixed run is left in mcmc
+        self.samples = {site: mcmc.get_samples()[site]}
         if model.is_mvp:
             self.params = jax.tree.map(lambda x: jnp.mean(x, axis=0), self.samples)
         else:  # W is identified only up to sign/rotation: its mean is meaningless
@@ -164,6 +218,12 @@ class NUTSSampler:
         NUTS settings.
     progress_bar
         Show NumPyro's progress bar.
+    fix_rotations
+        Full WPPM: sample ``W`` with its embedding rotation fixed
+        (:func:`~psyphy_numpyro.gauge.gauge_fixed_model`). Every
+        rotation-invariant readout has the same posterior, ``W``'s entries are
+        identified, and NUTS no longer wanders along the rotations, which
+        makes its trajectories much shorter.
 
     Examples
     --------
@@ -180,7 +240,9 @@ class NUTSSampler:
         target_accept_prob: float = 0.8,
         dense_mass: bool = False,
         progress_bar: bool = True,
+        fix_rotations: bool = False,
     ) -> None:
+        self.fix_rotations = bool(fix_rotations)
         self.num_warmup = check.positive_int("num_warmup", num_warmup, minimum=0)
         self.num_samples = check.positive_int("num_samples", num_samples)
         self.num_chains = check.positive_int("num_chains", num_chains)
@@ -198,14 +260,32 @@ class NUTSSampler:
         ----------
         init_params
             Starting point: a parameter dict or any posterior with ``.params``
-            (e.g. a MAP fit). Default: the prior median.
+            (e.g. a MAP fit). Default: the prior median. For the full WPPM
+            with several chains, chain ``c > 0`` starts at ``W`` turned by a
+            random rotation of the embedding (:func:`rotated_starts`): the
+            same density, a different point.
         """
         trials = model.trials(data)
         if init_params is not None and hasattr(init_params, "params"):
             init_params = init_params.params
         if init_params is not None:
             init_params = model.prior.check_params(init_params, "init_params")
-        key_chains, key_noise = jax.random.split(jax.random.PRNGKey(self.seed))
+        key_chains, key_noise, key_starts = jax.random.split(
+            jax.random.PRNGKey(self.seed), 3)
+        numpyro_model, chain_init = model.numpyro_model, None
+        if self.fix_rotations and not model.is_mvp:
+            numpyro_model = gauge_fixed_model(model)
+            chain_init = {"W_free": _gauge_fixed_starts(model, init_params, key_starts,
+                                                        self.num_chains)}
+            init_params = None
+        elif init_params is not None and not model.is_mvp and self.num_chains > 1:
+            # the chains start at the same density but apart, turned along
+            # the embedding symmetry, so R-hat compares separate starts
+            chain_init = {"W": rotated_starts(init_params["W"], key_starts,
+                                              self.num_chains)}
+            init_params = None
+        if chain_init is not None and self.num_chains == 1:
+            init_params, chain_init = jax.tree.map(lambda x: x[0], chain_init), None
         # The full WPPM's Monte Carlo rule gets fixed draws (common random
         # numbers), so the density NUTS explores is deterministic.
         model_kwargs = {}
@@ -213,12 +293,13 @@ class NUTSSampler:
             model_kwargs["noise"] = model.draw_noise(key_noise, trials.ref.shape[0])
         mcmc = run_nuts(
             key_chains,
-            model.numpyro_model,
+            numpyro_model,
             *trials,  # ref, probe, responses
             num_warmup=self.num_warmup,
             num_samples=self.num_samples,
             num_chains=self.num_chains,
             init_params=init_params,
+            chain_init_params=chain_init,
             target_accept_prob=self.target_accept_prob,
             dense_mass=self.dense_mass,
             progress_bar=self.progress_bar,

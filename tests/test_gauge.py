@@ -32,3 +32,52 @@ def test_alignment_undoes_random_rotations_and_keeps_the_field():
 def test_shapes_are_checked():
     with pytest.raises(ValueError, match="shape"):
         align_embedding(jnp.zeros((4, 3, 3, 2, 3)), jnp.zeros((3, 3, 2, 2)))
+
+
+# -- the gauge-fixed parameterisation --------------------------------------------------
+def test_free_coordinates_keep_the_orbit_and_fix_its_representative():
+    from psyphy_numpyro.gauge import from_free, num_free, to_free
+
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2, extra_embedding_dims=1))
+    W = model.init_params(jax.random.PRNGKey(3))["W"]
+    free = to_free(W)
+    assert free.shape == (num_free(W.shape),) == (3 * 3 * 2 * 3 - 3,)
+    L, _ = from_free(free, W.shape)
+    block = np.asarray(L).reshape(-1, 3)[:3]
+    np.testing.assert_allclose(np.triu(block, 1), 0.0, atol=1e-7)  # lower triangular
+    assert np.all(np.diag(block) > 0)
+    np.testing.assert_allclose(align_embedding(L, W), W, atol=1e-5)  # the same orbit
+    # every rotation of W has the same representative
+    R = random_orthogonal(jax.random.PRNGKey(4), 3, 3)
+    for r in R:
+        np.testing.assert_allclose(to_free(W @ r), free, rtol=1e-3, atol=1e-4)
+    x = pn.reference_grid(3)
+    np.testing.assert_allclose(pn.covariance_field(model, {"W": L}, x),
+                               pn.covariance_field(model, {"W": W}, x), rtol=1e-4)
+
+
+def test_gauge_fixed_sampling_gives_the_invariant_marginals_of_a_gaussian():
+    # With no information and a standard normal prior, W (2 x 2) has iid N(0, 1)
+    # entries, so |W|^2 ~ chi2(4) and Sigma_11 = W_00^2 + W_01^2 ~ chi2(2):
+    # exact whatever the rotation. Dropping the orbit-volume factor would give
+    # |W|^2 a mean of 3.
+    from numpyro.infer import MCMC, NUTS
+
+    from psyphy_numpyro.gauge import gauge_fixed_model, to_free
+
+    prior = pn.Prior(input_dim=2, basis_degree=0, extra_embedding_dims=0,
+                     variance_scale=1.0)
+    model = pn.WPPM(prior, pn.OddityTask(config=pn.OddityTaskConfig(
+        estimator="quadrature")), pn.GaussianNoise())
+    mcmc = MCMC(NUTS(gauge_fixed_model(model)), num_warmup=500, num_samples=4000,
+                progress_bar=False)
+    start = to_free(model.init_params(jax.random.PRNGKey(0))["W"])
+    same = jnp.zeros((1, 2))  # one trial of identical stimuli: p = 1/3 for any W
+    mcmc.run(jax.random.PRNGKey(1), same, same, jnp.ones(1),
+             init_params={"W_free": start})
+    W = np.asarray(mcmc.get_samples()["W"]).reshape(-1, 2, 2)
+    from scipy import stats
+
+    assert stats.kstest((W**2).sum((1, 2)), stats.chi2(4).cdf).pvalue > 1e-3
+    assert stats.kstest((W[:, 0] ** 2).sum(1), stats.chi2(2).cdf).pvalue > 1e-3
+    assert abs((W**2).sum((1, 2)).mean() - 4.0) < 0.4

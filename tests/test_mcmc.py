@@ -95,3 +95,69 @@ def test_run_nuts_records_the_sample_stats_fields(mvp_model, seed_data):
 def test_nuts_sampler_rejects_bad_settings(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         pn.NUTSSampler(**kwargs)
+
+
+@pytest.mark.slow
+def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
+    # Truth: a field drawn from the prior. NUTS (quadrature rule, rotation
+    # fixed, 2 chains from the MAP) must hold the true covariance inside its
+    # 90% bands at most points, with bands much narrower than the prior's.
+    from psyphy_numpyro.data import TrialData
+    from psyphy_numpyro.placement import comparisons_along_directions, reference_points
+    from psyphy_numpyro.tasks import OddityTaskConfig
+
+    config = OddityTaskConfig(estimator="quadrature", quadrature=(4, 2, 4))
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1, extra_embedding_dims=1),
+                    pn.OddityTask(config=config), pn.GaussianNoise())
+    k_truth, k_design, k_y, k_prior = jax.random.split(jax.random.PRNGKey(5), 4)
+    truth = model.init_params(k_truth)
+    refs = reference_points(9, 2, method="grid")
+    ref, probe = comparisons_along_directions(k_design, refs, 90, min_distance=0.01,
+                                              max_distance=0.3)
+    y = pn.simulate_responses(k_y, model, truth, ref, probe)
+    data = TrialData(np.stack([ref, probe], axis=1), y)
+    map_fit = pn.MAPOptimizer(steps=300, learning_rate=3e-3, max_grad_norm=1.0,
+                              show_progress=False).fit(model, data, seed=1)
+    post = pn.NUTSSampler(num_warmup=150, num_samples=100, num_chains=2, seed=2,
+                          progress_bar=False, fix_rotations=True).fit(
+        model, data, init_params=map_fit)
+    assert post.num_divergences == 0
+
+    points = reference_points(16, 2, method="grid")
+    band = pn.covariance_band(post, points)
+    true_cov = np.asarray(pn.covariance_field(model, truth, points))
+    inside = (band.cov.lower <= true_cov) & (true_cov <= band.cov.upper)
+    assert inside.mean() >= 0.8, inside.mean()
+    prior_draws = {"W": jnp.stack([model.init_params(k)["W"]
+                                   for k in jax.random.split(k_prior, 200)])}
+    prior_band = pn.covariance_band(prior_draws, points, model=model)
+    width = np.median(band.cov.upper - band.cov.lower)
+    assert width < 0.5 * np.median(prior_band.cov.upper - prior_band.cov.lower)
+    # the gauge-fixed W is identified: one orientation for both chains
+    W = np.asarray(post.mcmc.get_samples(group_by_chain=True)["W"])
+    rows = W.reshape(*W.shape[:2], -1, 3)[:, :, :3]
+    assert np.all(np.triu(rows, 1) == 0) and np.all(np.diagonal(rows, 0, 2, 3) > 0)
+
+
+def test_rotated_starts_keep_the_density_and_separate_the_chains():
+    from psyphy_numpyro.gauge import align_embedding
+    from psyphy_numpyro.mcmc import rotated_starts
+
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2, extra_embedding_dims=1))
+    W = model.init_params(jax.random.PRNGKey(0))["W"]
+    starts = rotated_starts(W, jax.random.PRNGKey(1), 4)
+    assert starts.shape == (4, *W.shape)
+    np.testing.assert_array_equal(starts[0], W)
+    x = np.array([[0.3, -0.2], [-0.7, 0.5]])
+    field = pn.covariance_field(model, {"W": W}, x)
+    for s in starts:
+        np.testing.assert_allclose(pn.covariance_field(model, {"W": s}, x), field,
+                                   rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(model.prior.log_prob({"W": s}),
+                                   model.prior.log_prob({"W": W}), rtol=1e-5)
+        np.testing.assert_allclose(align_embedding(s, W), W, atol=1e-5)
+    spread = np.linalg.norm(np.asarray(starts[1:] - W).reshape(3, -1), axis=1)
+    assert np.all(spread > 0.3 * np.linalg.norm(W))  # really elsewhere on the orbit
+    with pytest.raises(ValueError, match="leading axis of num_chains"):
+        pn.run_nuts(jax.random.PRNGKey(0), model.numpyro_model, num_warmup=1,
+                    num_samples=1, num_chains=2, chain_init_params={"W": W})
