@@ -8,10 +8,13 @@ simulated from one known field drawn from the prior. Steps:
 
 1. MAP by clipped SGD (``optax.chain(clip_by_global_norm(1), sgd(lr,
    momentum=0.9))`` through ``MAPOptimizer``), from a prior draw.
-2. Two short pilot runs from the MAP, 4 chains each, with a diagonal and a
-   dense mass matrix; the one with more bulk ESS of the identified
-   quantities per CPU second is used for
-3. the main run: ``NUTSSampler`` with 4 chains, all started at the MAP.
+2. With ``--mass auto``: two short pilot runs from the MAP, 4 chains each,
+   with a diagonal and a dense mass matrix; the one with more bulk ESS of
+   the identified quantities per CPU second is used for the main run. The
+   default is the diagonal mass matrix, which was measured better here (see
+   ``benchmarks/README.md``).
+3. The main run: ``NUTSSampler`` with 4 chains, all started at the MAP, run
+   in parallel threads (4 host devices).
 4. Diagnostics with ArviZ (``az.rhat``, ``az.ess``): for every entry of
    ``W`` as sampled, for every entry of ``W`` after an orthogonal Procrustes
    alignment of each draw to the MAP, and for the identified quantities
@@ -29,9 +32,10 @@ of the identified field.
 
 Usage::
 
-    python benchmarks/nuts_full.py                 # the default run (~30 min, 2 cores)
+    python benchmarks/nuts_full.py                 # the default run
     python benchmarks/nuts_full.py --quick         # a few minutes, small sizes
-    python benchmarks/nuts_full.py --mass dense --samples 1000 --json out.json
+    python benchmarks/nuts_full.py --mass auto --json out.json   # with pilots
+    python benchmarks/nuts_full.py --warmup 500 --samples 1000   # for ESS >= 400
 """
 
 from __future__ import annotations
@@ -51,22 +55,22 @@ import numpyro
 # come before JAX starts its backend.
 numpyro.set_host_device_count(4)
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
+import jax
+import numpy as np
+import optax
 
 with warnings.catch_warnings():  # arviz 0.23 announces its refactor on import
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
-import psyphy_numpyro as pn  # noqa: E402
-from psyphy_numpyro.data import TrialData  # noqa: E402
-from psyphy_numpyro.placement import (  # noqa: E402
+import psyphy_numpyro as pn
+from psyphy_numpyro.data import TrialData
+from psyphy_numpyro.placement import (
     comparisons_along_directions,
     reference_points,
 )
-from psyphy_numpyro.readouts import covariance_field, reference_grid  # noqa: E402
-from psyphy_numpyro.tasks import OddityTaskConfig  # noqa: E402
+from psyphy_numpyro.readouts import covariance_field, reference_grid
+from psyphy_numpyro.tasks import OddityTaskConfig
 
 SIGMA_ENTRIES = (("Sigma11", 0, 0), ("Sigma12", 0, 1), ("Sigma22", 1, 1))
 
@@ -77,8 +81,9 @@ def log(msg: str) -> None:
 
 # -- the study -------------------------------------------------------------------------
 def make_model(args) -> pn.WPPM:
-    prior = pn.Prior(input_dim=2, basis_degree=args.degree, variance_scale=args.variance_scale,
-                     decay_rate=0.4, extra_embedding_dims=args.extra_dims)
+    prior = pn.Prior(input_dim=2, basis_degree=args.degree,
+                     variance_scale=args.variance_scale, decay_rate=0.4,
+                     extra_embedding_dims=args.extra_dims)
     config = OddityTaskConfig(estimator="quadrature", quadrature=tuple(args.quadrature))
     return pn.WPPM(prior, pn.OddityTask(config=config), pn.GaussianNoise())
 
@@ -95,9 +100,10 @@ def simulate_study(model: pn.WPPM, args) -> tuple[dict, TrialData]:
     return truth, TrialData(np.stack([ref, probe], axis=1), y)
 
 
-# -- rotation-aware summaries ---------------------------------------------------------------
-def procrustes_align(W: np.ndarray, W_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Rotate each draw onto ``W_ref``: :math:`\min_{R \in O(E)} \lVert W R - W_{ref} \rVert_F`.
+# -- rotation-aware summaries -------------------------------------------------------
+def procrustes_align(W: np.ndarray, W_ref: np.ndarray):
+    r"""Rotate each draw onto ``W_ref``: :math:`\min_{R \in O(E)} \lVert W R - W_{ref}
+    \rVert_F`.
 
     Parameters
     ----------
@@ -153,13 +159,17 @@ def diagnostics(draws: dict) -> dict:
     return out
 
 
-def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int, seed: int):
+def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int,
+             seed: int):
     sampler = pn.NUTSSampler(num_warmup=warmup, num_samples=samples,
                              num_chains=args.chains, seed=seed, dense_mass=dense,
-                             target_accept_prob=args.target_accept, progress_bar=False)
+                             target_accept_prob=args.target_accept,
+                             progress_bar=args.progress,
+                             fix_rotations=args.fix_rotations)
     start, cpu = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # divergences are reported below
+        # divergences are reported below
+        warnings.simplefilter("ignore", RuntimeWarning)
         post = sampler.fit(model, data, init_params=init)
     jax.block_until_ready(post.samples)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -167,6 +177,7 @@ def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int,
     W = np.asarray(post.mcmc.get_samples(group_by_chain=True)["W"])
     return post, W, {
         "mass": "dense" if dense else "diag", "warmup": warmup, "samples": samples,
+        "fix_rotations": args.fix_rotations,
         "chains": args.chains, "seconds": seconds, "cpu_seconds": cpu,
         "divergences": post.num_divergences,
         "mean_steps": float(np.mean(extra["num_steps"])),
@@ -188,22 +199,23 @@ def summarize_run(model, W, W_map, refs, info) -> dict:
         "reflected_draws": int(np.sum(reflect)),
     }
     sig = [diag[name] for name, _, _ in SIGMA_ENTRIES]
-    info["sigma_ess_bulk_median"] = float(np.median([d["ess_bulk_median"] for d in sig]))
+    info["sigma_ess_bulk_median"] = float(np.median([d["ess_bulk_median"]
+                                                     for d in sig]))
     info["sigma_ess_bulk_min"] = float(min(d["ess_bulk_min"] for d in sig))
     return info
 
 
 def format_run(title: str, info: dict) -> str:
     lines = [
-        f"== {title}: {info['chains']} chains x ({info['warmup']} warm-up + "
-        f"{info['samples']} draws), {info['mass']} mass, {info['seconds']:.0f} s "
-        f"(process CPU {info['cpu_seconds']:.0f} s)",
-        f"   divergences {info['divergences']}, leapfrog steps per iteration mean "
-        f"{info['mean_steps']:.1f} (max {info['max_steps']}), step size "
-        f"{info['step_size']:.3g}, accept {info['accept_prob']:.2f}",
-        f"   {'quantity':12s} {'n':>4s} {'R-hat max':>9s} {'R-hat med':>9s} "
-        f"{'ESS bulk min':>12s} {'ESS bulk med':>12s} {'ESS tail min':>12s} "
-        f"{'R-hat<=1.01':>11s} {'ESS>=400':>8s}",
+        (f"== {title}: {info['chains']} chains x ({info['warmup']} warm-up + "
+         f"{info['samples']} draws), {info['mass']} mass, {info['seconds']:.0f} s "
+         f"(process CPU {info['cpu_seconds']:.0f} s)"),
+        (f"   divergences {info['divergences']}, leapfrog steps per iteration mean "
+         f"{info['mean_steps']:.1f} (max {info['max_steps']}), step size "
+         f"{info['step_size']:.3g}, accept {info['accept_prob']:.2f}"),
+        (f"   {'quantity':12s} {'n':>4s} {'R-hat max':>9s} {'R-hat med':>9s} "
+         f"{'ESS bulk min':>12s} {'ESS bulk med':>12s} {'ESS tail min':>12s} "
+         f"{'R-hat<=1.01':>11s} {'ESS>=400':>8s}"),
     ]
     for name, d in info["diagnostics"].items():
         lines.append(
@@ -220,8 +232,7 @@ def format_run(title: str, info: dict) -> str:
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="small sizes (300 trials, degree 2, short runs, diagonal mass "
-                   "unless --mass is given): a smoke test")
+                   help="small sizes (300 trials, degree 2, short runs): a smoke test")
     p.add_argument("--trials", type=int, default=3000)
     p.add_argument("--degree", type=int, default=4)
     p.add_argument("--extra-dims", type=int, default=1)
@@ -230,25 +241,29 @@ def parse_args(argv):
                    metavar=("ANGLES", "RADII", "CHORDS"))
     p.add_argument("--max-distance", type=float, default=0.25,
                    help="largest reference-comparison distance")
-    p.add_argument("--map-steps", type=int, default=1500)
+    p.add_argument("--map-steps", type=int, default=800)
     p.add_argument("--map-lr", type=float, default=1e-3)
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--pilot-warmup", type=int, default=100)
     p.add_argument("--pilot-samples", type=int, default=50)
-    p.add_argument("--warmup", type=int, default=300)
-    p.add_argument("--samples", type=int, default=300)
-    p.add_argument("--mass", choices=("auto", "diag", "dense"), default="auto",
-                   help="auto: run both pilots and keep the better")
+    p.add_argument("--warmup", type=int, default=150)
+    p.add_argument("--samples", type=int, default=100)
+    p.add_argument("--mass", choices=("auto", "diag", "dense"), default="diag",
+                   help="diag (default; measured better, see benchmarks/README.md), "
+                   "dense, or auto: run a short pilot with each and keep the better")
     p.add_argument("--target-accept", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write all numbers to this file")
+    p.add_argument("--fix-rotations", action="store_true",
+                   help="sample W with its embedding rotation fixed "
+                   "(NUTSSampler(fix_rotations=True))")
+    p.add_argument("--progress", action="store_true",
+                   help="NumPyro's progress bars (to stderr)")
     args = p.parse_args(argv)
     if args.quick:  # a smoke test of every step: no pilots unless --mass auto
         args.trials, args.degree = 300, 2
         args.map_steps, args.pilot_warmup, args.pilot_samples = 300, 30, 20
         args.warmup, args.samples = 50, 50
-        if "--mass" not in " ".join(argv if argv is not None else sys.argv[1:]):
-            args.mass = "diag"
     for name in ("trials", "degree", "map_steps", "chains", "pilot_warmup",
                  "pilot_samples", "warmup", "samples"):
         if getattr(args, name) < 1:
@@ -272,16 +287,21 @@ def main(argv=None) -> int:
     log(f"simulated {args.trials} trials, {np.mean(data.responses):.2f} correct")
 
     start, cpu = time.perf_counter(), time.process_time()
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(args.map_lr, momentum=0.9))
-    map_fit = pn.MAPOptimizer(steps=args.map_steps, optimizer=opt, show_progress=False).fit(
+    opt = optax.chain(optax.clip_by_global_norm(1.0),
+                      optax.sgd(args.map_lr, momentum=0.9))
+    optimizer = pn.MAPOptimizer(steps=args.map_steps, optimizer=opt,
+                                show_progress=False)
+    map_fit = optimizer.fit(
         model, data, init_params=model.init_params(jax.random.PRNGKey(args.seed + 1)))
     W_map = np.asarray(map_fit.params["W"])
     refs = reference_grid(5)
     s_map = covariance_field(model, map_fit.params, refs)
     s_true = covariance_field(model, truth, refs)
-    rel = np.linalg.norm(s_map - s_true, axis=(1, 2)) / np.linalg.norm(s_true, axis=(1, 2))
+    rel = (np.linalg.norm(s_map - s_true, axis=(1, 2))
+           / np.linalg.norm(s_true, axis=(1, 2)))
     report["map"] = {
-        "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
         "loss_first": float(map_fit.losses[0]), "loss_last": float(map_fit.losses[-1]),
         "sigma_rel_error_median": float(np.median(rel)),
         "sigma_rel_error_max": float(np.max(rel)),
@@ -298,7 +318,8 @@ def main(argv=None) -> int:
                                   seed=args.seed + 10)
             info = summarize_run(model, W, W_map, refs, info)
             # per CPU second: steadier than wall time on a shared machine
-            info["sigma_ess_per_s"] = info["sigma_ess_bulk_median"] / info["cpu_seconds"]
+            info["sigma_ess_per_s"] = (info["sigma_ess_bulk_median"]
+                                       / info["cpu_seconds"])
             pilots.append(info)
             print(format_run("pilot", info), flush=True)
             print(f"   median bulk ESS of Sigma(x) per CPU second: "
@@ -309,8 +330,8 @@ def main(argv=None) -> int:
         dense = masses[0]
     report["pilots"] = pilots
 
-    post, W, info = run_nuts(model, data, map_fit, args, dense=dense,
-                             warmup=args.warmup, samples=args.samples, seed=args.seed + 20)
+    _, W, info = run_nuts(model, data, map_fit, args, dense=dense,
+                          warmup=args.warmup, samples=args.samples, seed=args.seed + 20)
     main_run = summarize_run(model, W, W_map, refs, info)
     # the truth inside the 90% band of each Sigma entry (identified quantities)
     sig = sigma_quantities(model, W, refs)
@@ -330,7 +351,8 @@ def main(argv=None) -> int:
     print(f"total wall time {report['total_seconds']:.0f} s, process CPU "
           f"{report['total_cpu_seconds']:.0f} s (MAP "
           f"{report['map']['seconds']:.0f} s, pilots "
-          f"{sum(p['seconds'] for p in pilots):.0f} s, main {main_run['seconds']:.0f} s); "
+          f"{sum(p['seconds'] for p in pilots):.0f} s, main "
+          f"{main_run['seconds']:.0f} s); "
           f"load average {report['machine']['load_average_start'][0]:.1f} at start, "
           f"{report['machine']['load_average_end'][0]:.1f} at end on "
           f"{report['machine']['cpus']} CPUs", flush=True)
