@@ -13,8 +13,11 @@ simulated from one known field drawn from the prior. Steps:
    the identified quantities per CPU second is used for the main run. The
    default is the diagonal mass matrix, which was measured better here (see
    ``benchmarks/README.md``).
-3. The main run: ``NUTSSampler`` with 4 chains, all started at the MAP, run
-   in parallel threads (4 host devices).
+3. The main run: ``NUTSSampler`` with 4 chains from the MAP, run in
+   parallel threads (4 host devices). The chains start at the MAP turned by
+   random rotations of the embedding (the same density, far apart), or, with
+   ``--fix-rotations``, on the gauge-fixed ``W``
+   (``NUTSSampler(fix_rotations=True)``) at the MAP and jittered copies.
 4. Diagnostics with ArviZ (``az.rhat``, ``az.ess``): for every entry of
    ``W`` as sampled, for every entry of ``W`` after an orthogonal Procrustes
    alignment of each draw to the MAP, and for the identified quantities
@@ -36,6 +39,7 @@ Usage::
     python benchmarks/nuts_full.py --quick         # a few minutes, small sizes
     python benchmarks/nuts_full.py --mass auto --json out.json   # with pilots
     python benchmarks/nuts_full.py --warmup 500 --samples 1000   # for ESS >= 400
+    python benchmarks/nuts_full.py --trials 2000 --quadrature 6 3 6 --fix-rotations
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ Procrustes problem. Psychometrika 31, 1–10.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -97,45 +98,53 @@ def align_embedding(W: Any, reference: Any) -> jnp.ndarray:
 # is p(L) prod_i L_ii^(E - 1 - i): sampling L samples the posterior of every
 # rotation-invariant quantity exactly, with the rotation removed.
 # The free coordinates are the block's strict lower triangle, log L_ii, and
-# the other rows as they are.
-
-
-def _block_indices(E: int):
-    rows, cols = np.tril_indices(E, -1)
-    return rows, cols
+# the other rows, each entry in units of a scale (the prior sd), so that NUTS
+# starts with coordinates of comparable size.
 
 
 def num_free(shape: tuple[int, ...]) -> int:
     """Free coordinates of a gauge-fixed ``W`` of ``shape``."""
     E = shape[-1]
-    n = int(np.prod(shape[:-1]))
-    return n * E - E * (E - 1) // 2
+    return math.prod(shape) - E * (E - 1) // 2
 
 
-def from_free(free: jnp.ndarray, shape: tuple[int, ...]) -> tuple[jnp.ndarray, jnp.ndarray]:
+def from_free(free: jnp.ndarray, scale: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``W`` (the lower-trapezoidal representative) from its free coordinates.
 
-    Returns ``W`` of ``shape`` and the log-Jacobian of ``free -> W`` times the
-    orbit volume, :math:`\\sum_i (E - i) \\log L_{ii}`, to add to the log density.
+    Parameters
+    ----------
+    free
+        Free coordinates, shape ``(num_free(scale.shape),)``.
+    scale
+        Positive scale of every entry of ``W`` (e.g. ``prior.stddev()``); its
+        shape is ``W``'s.
+
+    Returns
+    -------
+    W, log_factor
+        ``W``, and the log of the orbit volume times the Jacobian of
+        ``free -> W``, :math:`\\sum_i (E - i) \\log L_{ii}` up to a constant,
+        to add to the log density.
     """
-    E = shape[-1]
-    rows, cols = _block_indices(E)
+    scale = np.asarray(scale)
+    E = scale.shape[-1]
+    S = scale.reshape(-1, E)
+    rows, cols = np.tril_indices(E, -1)
     k = len(rows)
     log_diag = free[k:k + E]
     block = jnp.zeros((E, E), free.dtype).at[rows, cols].set(free[:k])
-    block = block + jnp.diag(jnp.exp(log_diag))
-    rest = free[k + E:].reshape(-1, E)
-    W = jnp.concatenate([block, rest]).reshape(shape)
-    log_jac = jnp.sum((E - jnp.arange(E)) * log_diag)
-    return W, log_jac
+    block = (block + jnp.diag(jnp.exp(log_diag))) * S[:E]
+    rest = free[k + E:].reshape(-1, E) * S[E:]
+    W = jnp.concatenate([block, rest]).reshape(scale.shape)
+    return W, jnp.sum((E - jnp.arange(E)) * log_diag)
 
 
-def to_free(W: Any) -> jnp.ndarray:
+def to_free(W: Any, scale: Any) -> jnp.ndarray:
     """Free coordinates of the lower-trapezoidal representative of ``W``'s orbit.
 
-    The inverse of :func:`from_free` up to the rotation: ``from_free(to_free(W))``
-    is ``W @ Q`` for the orthogonal ``Q`` that makes its first ``E`` rows lower
-    triangular with a positive diagonal.
+    The inverse of :func:`from_free` up to the rotation: ``from_free(to_free(W,
+    scale), scale)[0]`` is ``W @ Q`` for the orthogonal ``Q`` that makes the
+    first ``E`` rows lower triangular with a positive diagonal.
     """
     W = jnp.asarray(W)
     E = W.shape[-1]
@@ -145,8 +154,8 @@ def to_free(W: Any) -> jnp.ndarray:
                          f"got shape {W.shape}.")
     q, r = jnp.linalg.qr(M[:E].T)  # block = r^T q^T
     sign = jnp.where(jnp.diag(r) < 0, -1.0, 1.0)
-    L = M @ (q * sign)
-    rows, cols = _block_indices(E)
+    L = (M @ (q * sign)) / np.asarray(scale).reshape(-1, E)
+    rows, cols = np.tril_indices(E, -1)
     return jnp.concatenate([L[rows, cols], jnp.log(jnp.diag(L[:E])), L[E:].ravel()])
 
 
@@ -162,13 +171,13 @@ def gauge_fixed_model(wppm: Any) -> Callable[..., None]:
     """
     if wppm.is_mvp:
         raise ValueError("the MVP has no rotation symmetry to fix.")
-    shape = wppm.prior.shape
-    size = num_free(shape)
+    scale = wppm.prior.stddev()
+    size = num_free(scale.shape)
 
     def model(ref, probe, responses=None, noise=None):
         free = numpyro.sample(
             "W_free", dist.ImproperUniform(constraints.real_vector, (), (size,)))
-        W, log_jac = from_free(free, shape)
+        W, log_jac = from_free(free, scale)
         numpyro.deterministic("W", W)
         numpyro.factor("W_prior", wppm.prior.distribution().log_prob(W) + log_jac)
         logits = wppm.trial_logits({"W": W}, ref, probe, noise=noise)

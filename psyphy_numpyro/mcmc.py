@@ -120,7 +120,8 @@ def _gauge_fixed_starts(model: Any, init_params: dict | None, key: jax.Array,
         sd = jnp.asarray(model.prior.stddev())
         jitter = 0.1 * sd * jax.random.normal(key_jitter, (num_chains, *sd.shape))
         W = init_params["W"] + jitter.at[0].set(0.0)
-    return jax.vmap(to_free)(W)
+    scale = model.prior.stddev()
+    return jax.vmap(lambda w: to_free(w, scale))(W)
 
 
 def rotated_starts(W: Any, key: jax.Array, num_chains: int) -> jnp.ndarray:

@@ -40,9 +40,10 @@ def test_free_coordinates_keep_the_orbit_and_fix_its_representative():
 
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2, extra_embedding_dims=1))
     W = model.init_params(jax.random.PRNGKey(3))["W"]
-    free = to_free(W)
+    scale = model.prior.stddev()
+    free = to_free(W, scale)
     assert free.shape == (num_free(W.shape),) == (3 * 3 * 2 * 3 - 3,)
-    L, _ = from_free(free, W.shape)
+    L, _ = from_free(free, scale)
     block = np.asarray(L).reshape(-1, 3)[:3]
     np.testing.assert_allclose(np.triu(block, 1), 0.0, atol=1e-7)  # lower triangular
     assert np.all(np.diag(block) > 0)
@@ -50,7 +51,7 @@ def test_free_coordinates_keep_the_orbit_and_fix_its_representative():
     # every rotation of W has the same representative
     R = random_orthogonal(jax.random.PRNGKey(4), 3, 3)
     for r in R:
-        np.testing.assert_allclose(to_free(W @ r), free, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(to_free(W @ r, scale), free, rtol=1e-3, atol=1e-4)
     x = pn.reference_grid(3)
     np.testing.assert_allclose(pn.covariance_field(model, {"W": L}, x),
                                pn.covariance_field(model, {"W": W}, x), rtol=1e-4)
@@ -71,7 +72,7 @@ def test_gauge_fixed_sampling_gives_the_invariant_marginals_of_a_gaussian():
         estimator="quadrature")), pn.GaussianNoise())
     mcmc = MCMC(NUTS(gauge_fixed_model(model)), num_warmup=500, num_samples=4000,
                 progress_bar=False)
-    start = to_free(model.init_params(jax.random.PRNGKey(0))["W"])
+    start = to_free(model.init_params(jax.random.PRNGKey(0))["W"], prior.stddev())
     same = jnp.zeros((1, 2))  # one trial of identical stimuli: p = 1/3 for any W
     mcmc.run(jax.random.PRNGKey(1), same, same, jnp.ones(1),
              init_params={"W_free": start})
