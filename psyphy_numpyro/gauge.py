@@ -38,7 +38,10 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
-__all__ = ["align_embedding", "from_free", "gauge_fixed_model", "num_free", "to_free"]
+__all__ = [
+    "GaugeFixedPrior", "align_embedding", "from_free", "gauge_fixed_model", "num_free",
+    "to_free",
+]
 
 
 @jax.jit
@@ -91,8 +94,10 @@ def align_embedding(W: Any, reference: Any) -> jnp.ndarray:
 
 # -- sampling with the rotation fixed ------------------------------------------------
 # Write the weights as a matrix M = W.reshape(-1, E) with n >= E rows. Every M
-# of full rank is uniquely M = L Q with Q in O(E) and L "lower trapezoidal":
-# its first E rows form a lower-triangular block with a positive diagonal.
+# whose top E x E block is nonsingular is uniquely M = L Q with Q in O(E)
+# (rotations and reflections: both leave the model unchanged) and L "lower
+# trapezoidal": its first E rows form a lower-triangular block with a
+# positive diagonal.
 # With dM = prod_i L_ii^(E - 1 - i) dL dQ (i = 0..E-1; the rows below the block
 # add no factor), and a posterior invariant under M -> M Q, the marginal of L
 # is p(L) prod_i L_ii^(E - 1 - i): sampling L samples the posterior of every
@@ -159,29 +164,67 @@ def to_free(W: Any, scale: Any) -> jnp.ndarray:
     return jnp.concatenate([L[rows, cols], jnp.log(jnp.diag(L[:E])), L[E:].ravel()])
 
 
+class GaugeFixedPrior(dist.Distribution):
+    """The prior of ``W`` pushed to the free coordinates of its representative.
+
+    ``log_prob(free)`` is the prior density of ``W = from_free(free, sd)[0]``
+    times the orbit volume and the Jacobian (up to a constant); ``sample``
+    draws ``W`` from the prior and returns the free coordinates of its orbit.
+
+    Parameters
+    ----------
+    prior
+        A full-WPPM :class:`~psyphy_numpyro.Prior`.
+    """
+
+    support = constraints.real_vector
+
+    def __init__(self, prior: Any) -> None:
+        if prior.is_mvp:
+            raise ValueError("the MVP has no rotation symmetry to fix.")
+        E = prior.embedding_dim
+        if math.prod(prior.shape[:-1]) < E:
+            raise ValueError(
+                f"fixing the rotation needs at least {E} rows of weights "
+                f"(embedding_dim), but W of shape {prior.shape} has "
+                f"{math.prod(prior.shape[:-1])}; raise basis_degree."
+            )
+        self.prior = prior
+        self.scale = prior.stddev()
+        super().__init__(batch_shape=(), event_shape=(num_free(prior.shape),))
+
+    def sample(self, key, sample_shape=()):
+        W = self.scale * jax.random.normal(key, tuple(sample_shape) + self.scale.shape)
+        flat = W.reshape(-1, *self.scale.shape)
+        free = jax.vmap(lambda w: to_free(w, self.scale))(flat)
+        return free.reshape(tuple(sample_shape) + self.event_shape)
+
+    def log_prob(self, value):
+        def one(free):
+            W, log_factor = from_free(free, self.scale)
+            return self.prior.distribution().log_prob(W) + log_factor
+
+        return jnp.vectorize(one, signature="(k)->()")(value)
+
+
 def gauge_fixed_model(wppm: Any) -> Callable[..., None]:
     """The full WPPM's NumPyro model on the gauge-fixed ``W`` (for NUTS).
 
-    Same signature as ``wppm.numpyro_model``. Samples the free coordinates
-    (site ``W_free``, flat, improper) and records ``W`` as a deterministic
-    site; the prior density of ``W`` and the orbit volume enter as factors.
-    The posterior of every rotation-invariant quantity (the covariance field,
+    Called like ``wppm.numpyro_model``: ``fn(ref, probe, responses=None,
+    noise=None)``. Samples the free coordinates (site ``W_free``, from
+    :class:`GaugeFixedPrior`) and records ``W`` as a deterministic site; the
+    trials are observed as in :func:`~psyphy_numpyro.model.wppm_model`. The
+    posterior of every rotation-invariant quantity (the covariance field,
     thresholds, p(correct)) is the same as the original model's, and ``W``
     itself is identified, so its R-hat and ESS are meaningful.
     """
-    if wppm.is_mvp:
-        raise ValueError("the MVP has no rotation symmetry to fix.")
-    scale = wppm.prior.stddev()
-    size = num_free(scale.shape)
+    from .model import observe_trials
+
+    prior = GaugeFixedPrior(wppm.prior)
 
     def model(ref, probe, responses=None, noise=None):
-        free = numpyro.sample(
-            "W_free", dist.ImproperUniform(constraints.real_vector, (), (size,)))
-        W, log_jac = from_free(free, scale)
-        numpyro.deterministic("W", W)
-        numpyro.factor("W_prior", wppm.prior.distribution().log_prob(W) + log_jac)
-        logits = wppm.trial_logits({"W": W}, ref, probe, noise=noise)
-        with numpyro.plate("trial", ref.shape[0]):
-            numpyro.sample("y", dist.Bernoulli(logits=logits), obs=responses)
+        free = numpyro.sample("W_free", prior)
+        W = numpyro.deterministic("W", from_free(free, prior.scale)[0])
+        observe_trials(wppm, {"W": W}, ref, probe, responses, noise)
 
     return model

@@ -19,7 +19,7 @@ from numpyro.infer.initialization import init_to_median, init_to_value
 
 from . import _validation as check
 from .data import Trials
-from .gauge import gauge_fixed_model, to_free
+from .gauge import from_free, gauge_fixed_model, to_free
 
 __all__ = [
     "SAMPLE_STATS_FIELDS", "NUTSPosterior", "NUTSSampler", "rotated_starts", "run_nuts",
@@ -100,6 +100,8 @@ def run_nuts(
                     f"chain_init_params[{site!r}] needs a leading axis of num_chains "
                     f"= {num_chains}, got shape {jnp.shape(value)}."
                 )
+        if num_chains == 1:  # NumPyro takes one chain's start without the axis
+            chain_init_params = jax.tree.map(lambda x: x[0], chain_init_params)
     mcmc.run(rng_key, *model_args, extra_fields=SAMPLE_STATS_FIELDS,
              init_params=chain_init_params, **model_kwargs)
     return mcmc
@@ -112,16 +114,13 @@ def _gauge_fixed_starts(model: Any, init_params: dict | None, key: jax.Array,
     The jitter is a tenth of the prior sd of each weight, so the chains start
     apart while near the fit.
     """
-    key_jitter, key_prior = jax.random.split(key)
+    sd = model.prior.stddev()
+    draws = sd * jax.random.normal(key, (num_chains, *sd.shape))
     if init_params is None:
-        W = jax.vmap(lambda k: model.init_params(k)["W"])(
-            jax.random.split(key_prior, num_chains))
+        W = draws
     else:
-        sd = jnp.asarray(model.prior.stddev())
-        jitter = 0.1 * sd * jax.random.normal(key_jitter, (num_chains, *sd.shape))
-        W = init_params["W"] + jitter.at[0].set(0.0)
-    scale = model.prior.stddev()
-    return jax.vmap(lambda w: to_free(w, scale))(W)
+        W = init_params["W"] + 0.1 * draws.at[0].set(0.0)
+    return jax.vmap(lambda w: to_free(w, sd))(W)
 
 
 def rotated_starts(W: Any, key: jax.Array, num_chains: int) -> jnp.ndarray:
@@ -177,7 +176,12 @@ class NUTSPosterior:
         if model.is_mvp:
             self.params = jax.tree.map(lambda x: jnp.mean(x, axis=0), self.samples)
         else:  # W is identified only up to sign/rotation: its mean is meaningless
-            best = int(jnp.argmin(mcmc.get_extra_fields()["potential_energy"]))
+            energy = mcmc.get_extra_fields()["potential_energy"]
+            free = mcmc.get_samples().get("W_free")
+            if free is not None:  # gauge-fixed: take out the orbit-volume factor
+                scale = model.prior.stddev()
+                energy = energy + jax.vmap(lambda f: from_free(f, scale)[1])(free)
+            best = int(jnp.argmin(energy))
             self.params = jax.tree.map(lambda x: x[best], self.samples)
         self.num_divergences = int(np.sum(mcmc.get_extra_fields()["diverging"]))
 
@@ -264,7 +268,9 @@ class NUTSSampler:
             (e.g. a MAP fit). Default: the prior median. For the full WPPM
             with several chains, chain ``c > 0`` starts at ``W`` turned by a
             random rotation of the embedding (:func:`rotated_starts`): the
-            same density, a different point.
+            same density, a different point. With ``fix_rotations``, chains
+            start at the fit and copies jittered by a tenth of the prior sd,
+            or, without ``init_params``, at prior draws.
         """
         trials = model.trials(data)
         if init_params is not None and hasattr(init_params, "params"):
@@ -274,7 +280,10 @@ class NUTSSampler:
         key_chains, key_noise, key_starts = jax.random.split(
             jax.random.PRNGKey(self.seed), 3)
         numpyro_model, chain_init = model.numpyro_model, None
-        if self.fix_rotations and not model.is_mvp:
+        if self.fix_rotations and model.is_mvp:
+            raise ValueError("fix_rotations=True needs the full WPPM: the MVP has no "
+                             "rotation symmetry.")
+        if self.fix_rotations:
             numpyro_model = gauge_fixed_model(model)
             chain_init = {"W_free": _gauge_fixed_starts(model, init_params, key_starts,
                                                         self.num_chains)}
@@ -285,8 +294,6 @@ class NUTSSampler:
             chain_init = {"W": rotated_starts(init_params["W"], key_starts,
                                               self.num_chains)}
             init_params = None
-        if chain_init is not None and self.num_chains == 1:
-            init_params, chain_init = jax.tree.map(lambda x: x[0], chain_init), None
         # The full WPPM's Monte Carlo rule gets fixed draws (common random
         # numbers), so the density NUTS explores is deterministic.
         model_kwargs = {}

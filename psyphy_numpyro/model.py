@@ -50,7 +50,7 @@ from .oddity_quadrature import quadrature_p_correct, quadrature_rule
 from .priors import Prior
 from .tasks import OddityTask, OddityTaskConfig, TwoAFC
 
-__all__ = ["WPPM", "wppm_model"]
+__all__ = ["WPPM", "observe_trials", "wppm_model"]
 
 Params = dict[str, jnp.ndarray]
 
@@ -86,6 +86,16 @@ def wppm_model(ref, probe, responses=None, *, wppm: WPPM, noise=None) -> None:
     value = numpyro.sample(
         prior.site, prior.distribution(), infer={"event_dims": prior.event_dims}
     )
+    observe_trials(wppm, {prior.site: value}, ref, probe, responses, noise)
+
+
+def observe_trials(wppm: WPPM, params: Params, ref, probe, responses=None,
+                   noise=None) -> None:
+    """The likelihood part of :func:`wppm_model`: site ``y`` over plate ``trial``.
+
+    Shared by every NumPyro model of the WPPM (see
+    :func:`psyphy_numpyro.gauge.gauge_fixed_model`).
+    """
     if wppm.needs_draws and noise is None:
         key = numpyro.prng_key()
         if key is None:
@@ -94,7 +104,7 @@ def wppm_model(ref, probe, responses=None, *, wppm: WPPM, noise=None) -> None:
                 "(SVI, Predictive) or pass noise=model.draw_noise(key, N) (NUTS)."
             )
         noise = wppm.draw_noise(key, ref.shape[0])
-    logits = wppm.trial_logits({prior.site: value}, ref, probe, noise=noise)
+    logits = wppm.trial_logits(params, ref, probe, noise=noise)
     with numpyro.plate("trial", ref.shape[0]):
         numpyro.sample("y", dist.Bernoulli(logits=logits), obs=responses)
 

@@ -42,7 +42,8 @@ from numbers import Integral
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
+
+from .covariance import lower_solve, small_cholesky
 
 __all__ = [
     "NUM_INTERVALS",
@@ -94,7 +95,7 @@ def _whitened_loadings(
         return jnp.einsum("...de,...fe->...df", U, U)
 
     sigma_avg = (2.0 / 3.0) * outer(U_ref) + (1.0 / 3.0) * outer(U_cmp)
-    chol = jnp.linalg.cholesky(sigma_avg + diag_term * eye)
+    chol = small_cholesky(sigma_avg + diag_term * eye)
     jitter = jnp.broadcast_to(jnp.sqrt(diag_term) * eye, batch + (d, d))
     loads = jnp.stack(
         [
@@ -103,9 +104,9 @@ def _whitened_loadings(
         ],
         axis=-3,
     )  # (..., 2, d, e + d)
-    white = solve_triangular(chol[..., None, :, :], loads, lower=True)
+    white = lower_solve(chol[..., None, :, :], loads)
     white = jnp.take(white, jnp.array([0, 0, 1]), axis=-3)  # z0, z1 share U_ref
-    white_gap = solve_triangular(chol, gap[..., None], lower=True)[..., 0]
+    white_gap = lower_solve(chol, gap[..., None])[..., 0]
     return white, white_gap
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from psyphy_numpyro.covariance import (
     covariance_from_sqrt,
+    lower_solve,
+    small_cholesky,
     wishart_covariance,
     wishart_sqrt,
 )
@@ -112,3 +114,16 @@ def test_mismatched_weights_raise():
         wishart_sqrt(W, jnp.zeros((5, 2)), DEGREE + 1)
     with pytest.raises(ValueError):
         wishart_sqrt(W, jnp.zeros((5, 3)), DEGREE)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_unrolled_cholesky_and_solve_equal_lapacks(d):
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(50, d, d + 1))
+    S = X @ np.swapaxes(X, -1, -2) + 1e-3 * np.eye(d)
+    L = small_cholesky(jnp.asarray(S))
+    np.testing.assert_allclose(L, np.linalg.cholesky(S), rtol=1e-4, atol=1e-5)
+    B = rng.normal(size=(50, d, 3))
+    np.testing.assert_allclose(lower_solve(L, jnp.asarray(B)),
+                               np.linalg.solve(np.linalg.cholesky(S), B),
+                               rtol=1e-3, atol=1e-4)

@@ -12,8 +12,6 @@ from psyphy_numpyro.oddity_gaussian import (
     GaussianDraws,
     gaussian_draws,
     gaussian_mc_p_correct,
-    lower_solve,
-    small_cholesky,
     whitened_factors,
 )
 
@@ -128,16 +126,3 @@ def test_rejects_draws_of_the_wrong_size():
     with pytest.raises(ValueError, match="rotations for 4 trials"):
         gaussian_mc_p_correct(U_r, U_c, ref, cmp, gaussian_draws(jax.random.PRNGKey(0), 4,
                               10, 2), diag_term=EPS, bandwidth=H, clip=0.0)
-
-
-@pytest.mark.parametrize("d", [1, 2, 3])
-def test_unrolled_cholesky_and_solve_equal_lapacks(d):
-    rng = np.random.default_rng(d)
-    X = rng.normal(size=(50, d, d + 1))
-    S = X @ np.swapaxes(X, -1, -2) + 1e-3 * np.eye(d)
-    L = small_cholesky(jnp.asarray(S))
-    np.testing.assert_allclose(L, np.linalg.cholesky(S), rtol=1e-4, atol=1e-5)
-    B = rng.normal(size=(50, d, 3))
-    np.testing.assert_allclose(lower_solve(L, jnp.asarray(B)),
-                               np.linalg.solve(np.linalg.cholesky(S), B),
-                               rtol=1e-3, atol=1e-4)
