@@ -264,7 +264,8 @@ _FULL_W = [(0, 0, 0, 0), (1, 0, 1, 2), (0, 1, 0, 1)]
 
 def mvp_quantities(model: Any, log_diag: np.ndarray) -> Quantities:
     """``log_diag`` entries and the threshold along 45 degrees (closed form)."""
-    contour = pn.threshold_contour(model, {"log_diag": log_diag}, num_angles=_MVP_ANGLES)
+    contour = pn.threshold_contour(model, {"log_diag": log_diag},
+                                   num_angles=_MVP_ANGLES)
     values = np.concatenate([log_diag, contour.radii[:, 1:2]], axis=1)
     names = ["log_diag[0]", "log_diag[1]", "threshold 45deg"]
     return Quantities(names, values, names[2:], contour, [(1,)], ["identified"] * 3)
@@ -347,7 +348,8 @@ def simulate_replication(study: Study, model: Any, seed: int, rep: int):
     ``rep`` always give the same replication.
     """
     _, simulate, _ = STUDIES[study.name]
-    key_prior, key_data = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), rep))
+    rep_key = jax.random.fold_in(jax.random.PRNGKey(seed), rep)
+    key_prior, key_data = jax.random.split(rep_key)
     params = model.init_params(key_prior)
     return params, simulate(key_data, model, params, study.num_trials, study.settings)
 
@@ -359,7 +361,8 @@ def run_sbc(study: Study, seed: int = 0, *, band_prob: float = 0.9,
     ``keep_draws`` keeps every replication's posterior draws in the result.
     """
     if study.name not in STUDIES:
-        raise ValueError(f"study.name must be one of {sorted(STUDIES)}, got {study.name!r}.")
+        raise ValueError(
+            f"study.name must be one of {sorted(STUDIES)}, got {study.name!r}.")
     make_model, _, quantities = STUDIES[study.name]
     model = make_model()
     site = model.prior.site
@@ -389,7 +392,8 @@ def run_sbc(study: Study, seed: int = 0, *, band_prob: float = 0.9,
         draws, diverging, steps = (np.asarray(x)[: len(reps)]
                                    for x in sampler(chain_keys, *args))
         B, L = draws.shape[:2]
-        stack = np.concatenate([np.stack(truths), draws.reshape(B * L, *draws.shape[2:])])
+        flat = draws.reshape(B * L, *draws.shape[2:])
+        stack = np.concatenate([np.stack(truths), flat])
         q = quantities(model, stack)
         names, kind, band_names = q.names, q.kind, q.band_names
         truth_q, draw_q = q.values[:B], q.values[B:].reshape(B, L, -1)
@@ -431,7 +435,8 @@ def summarize(result: SBCResult, seed: int = 0) -> dict:
     """Per-quantity tests and per-band coverage, as plain Python numbers."""
     rng = np.random.default_rng(seed + 1)
     study = result.study
-    prior_sd = np.nanstd(np.where(np.isfinite(result.truth), result.truth, np.nan), axis=0)
+    finite = np.where(np.isfinite(result.truth), result.truth, np.nan)
+    prior_sd = np.nanstd(finite, axis=0)
     rows = []
     for j, name in enumerate(result.names):
         u = rank_uniformity(result.ranks[:, j], study.num_draws, study.num_bins, rng)
@@ -468,13 +473,13 @@ def summarize(result: SBCResult, seed: int = 0) -> dict:
 def format_summary(s: dict) -> str:
     """The summary table of one study, as text."""
     lines = [
-        f"== {s['study']}: {s['reps']} replications x {s['trials']} trials, NUTS "
-        f"{s['warmup']} warm-up + {s['draws']} draws (thinning {s['thinning']}), "
-        f"{s['seconds']:.0f} s",
-        f"   divergences: {s['divergences']} in {s['divergent_reps']} replications; "
-        f"mean leapfrog steps per iteration {s['mean_leapfrog_steps']:.1f}",
-        f"   {'quantity':28s} {'chi2 p':>7s} {'KS p':>7s} {'sd post/prior':>13s} "
-        f"{'ESS med':>8s} {'ESS p10':>8s}",
+        (f"== {s['study']}: {s['reps']} replications x {s['trials']} trials, NUTS "
+         f"{s['warmup']} warm-up + {s['draws']} draws (thinning {s['thinning']}), "
+         f"{s['seconds']:.0f} s"),
+        (f"   divergences: {s['divergences']} in {s['divergent_reps']} replications; "
+         f"mean leapfrog steps per iteration {s['mean_leapfrog_steps']:.1f}"),
+        (f"   {'quantity':28s} {'chi2 p':>7s} {'KS p':>7s} {'sd post/prior':>13s} "
+         f"{'ESS med':>8s} {'ESS p10':>8s}"),
     ]
     for r in s["rows"]:
         tag = "  (W: rotation mixing)" if r["kind"] != "identified" else ""
@@ -507,7 +512,8 @@ def plot_ranks(result: SBCResult, path: Path) -> None:
     Q = len(result.names)
     cols = min(Q, 4)
     rows = -(-Q // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows),
+                             squeeze=False)
     width = (study.num_draws + 1) // study.num_bins
     R = result.ranks.shape[0]
     lo, hi = stats.binom.ppf([0.005, 0.995], R, 1.0 / study.num_bins)
