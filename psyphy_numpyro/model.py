@@ -386,10 +386,11 @@ class WPPM:
     def draw_noise(
         self, key: jax.Array, num_trials: int | None, num_samples: int | None = None
     ) -> Any:
-        """Draws for the Monte Carlo rule, independent per trial (or shared if None).
+        """Draws for the Monte Carlo rule, one set per trial (or shared if None).
 
         Returns :class:`~psyphy_numpyro.oddity_gaussian.GaussianDraws` for the
-        ``"mc"`` estimator, psyphy's draw array for ``"psyphy"``, and None for
+        ``"mc"`` estimator (each trial's draws exact; trials ``t`` and ``t +
+        256`` share a point set, turned differently), psyphy's draw array for ``"psyphy"``, and None for
         the MVP and the deterministic ``"quadrature"`` rule. ``num_samples``
         defaults to the task's.
         """
