@@ -36,11 +36,12 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
+import scipy.linalg
 from numpyro.distributions import constraints
 
 __all__ = [
     "GaugeFixedPrior", "align_embedding", "from_free", "gauge_fixed_model", "num_free",
-    "to_free",
+    "pivot_rows", "to_free",
 ]
 
 
@@ -113,7 +114,30 @@ def num_free(shape: tuple[int, ...]) -> int:
     return math.prod(shape) - E * (E - 1) // 2
 
 
-def from_free(free: jnp.ndarray, scale: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
+def _row_order(num_rows: int, E: int, pivots: Any) -> np.ndarray:
+    """Rows of ``M`` with the ``E`` pivot rows first (default: the first ``E``)."""
+    pivots = list(range(E)) if pivots is None else [int(i) for i in pivots]
+    if len(set(pivots)) != E or not all(0 <= i < num_rows for i in pivots):
+        raise ValueError(f"pivots must be {E} different row indices below {num_rows}, "
+                         f"got {pivots}.")
+    return np.array(pivots + [i for i in range(num_rows) if i not in pivots])
+
+
+def pivot_rows(W: Any) -> tuple[int, ...]:
+    """The ``E`` rows of ``W.reshape(-1, E)`` that are most clearly independent.
+
+    Chosen by QR with column pivoting of the rows (largest first), so the
+    triangular block of the representative has a diagonal far from zero.
+    Pass them as ``pivots`` for a fit near ``W``.
+    """
+    M = np.asarray(W, dtype=float)
+    E = M.shape[-1]
+    _, _, piv = scipy.linalg.qr(M.reshape(-1, E).T, pivoting=True)
+    return tuple(int(i) for i in piv[:E])
+
+
+def from_free(free: jnp.ndarray, scale: Any,
+              pivots: Any = None) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``W`` (the lower-trapezoidal representative) from its free coordinates.
 
     Parameters
@@ -123,6 +147,9 @@ def from_free(free: jnp.ndarray, scale: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
     scale
         Positive scale of every entry of ``W`` (e.g. ``prior.stddev()``); its
         shape is ``W``'s.
+    pivots
+        The ``E`` rows of ``W.reshape(-1, E)`` that form the triangular block,
+        in order (default: the first ``E``; see :func:`pivot_rows`).
 
     Returns
     -------
@@ -133,33 +160,35 @@ def from_free(free: jnp.ndarray, scale: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
     """
     scale = np.asarray(scale)
     E = scale.shape[-1]
-    S = scale.reshape(-1, E)
+    order = _row_order(scale.size // E, E, pivots)
+    S = scale.reshape(-1, E)[order]
     rows, cols = np.tril_indices(E, -1)
     k = len(rows)
     log_diag = free[k:k + E]
     block = jnp.zeros((E, E), free.dtype).at[rows, cols].set(free[:k])
     block = (block + jnp.diag(jnp.exp(log_diag))) * S[:E]
     rest = free[k + E:].reshape(-1, E) * S[E:]
-    W = jnp.concatenate([block, rest]).reshape(scale.shape)
-    return W, jnp.sum((E - jnp.arange(E)) * log_diag)
+    M = jnp.concatenate([block, rest])[np.argsort(order)]
+    return M.reshape(scale.shape), jnp.sum((E - jnp.arange(E)) * log_diag)
 
 
-def to_free(W: Any, scale: Any) -> jnp.ndarray:
+def to_free(W: Any, scale: Any, pivots: Any = None) -> jnp.ndarray:
     """Free coordinates of the lower-trapezoidal representative of ``W``'s orbit.
 
     The inverse of :func:`from_free` up to the rotation: ``from_free(to_free(W,
-    scale), scale)[0]`` is ``W @ Q`` for the orthogonal ``Q`` that makes the
-    first ``E`` rows lower triangular with a positive diagonal.
+    scale, pivots), scale, pivots)[0]`` is ``W @ Q`` for the orthogonal ``Q``
+    that makes the pivot rows lower triangular with a positive diagonal.
     """
     W = jnp.asarray(W)
     E = W.shape[-1]
-    M = W.reshape(-1, E)
-    if M.shape[0] < E:
+    if W.size // E < E:
         raise ValueError(f"W needs at least {E} rows of weights to fix the rotation, "
                          f"got shape {W.shape}.")
+    order = _row_order(W.size // E, E, pivots)
+    M = W.reshape(-1, E)[order]
     q, r = jnp.linalg.qr(M[:E].T)  # block = r^T q^T
     sign = jnp.where(jnp.diag(r) < 0, -1.0, 1.0)
-    L = (M @ (q * sign)) / np.asarray(scale).reshape(-1, E)
+    L = (M @ (q * sign)) / np.asarray(scale).reshape(-1, E)[order]
     rows, cols = np.tril_indices(E, -1)
     return jnp.concatenate([L[rows, cols], jnp.log(jnp.diag(L[:E])), L[E:].ravel()])
 
@@ -175,11 +204,13 @@ class GaugeFixedPrior(dist.Distribution):
     ----------
     prior
         A full-WPPM :class:`~psyphy_numpyro.Prior`.
+    pivots
+        Rows of the triangular block (see :func:`from_free`).
     """
 
     support = constraints.real_vector
 
-    def __init__(self, prior: Any) -> None:
+    def __init__(self, prior: Any, pivots: Any = None) -> None:
         if prior.is_mvp:
             raise ValueError("the MVP has no rotation symmetry to fix.")
         E = prior.embedding_dim
@@ -191,23 +222,24 @@ class GaugeFixedPrior(dist.Distribution):
             )
         self.prior = prior
         self.scale = prior.stddev()
+        self.pivots = tuple(_row_order(self.scale.size // E, E, pivots)[:E])
         super().__init__(batch_shape=(), event_shape=(num_free(prior.shape),))
 
     def sample(self, key, sample_shape=()):
         W = self.scale * jax.random.normal(key, tuple(sample_shape) + self.scale.shape)
         flat = W.reshape(-1, *self.scale.shape)
-        free = jax.vmap(lambda w: to_free(w, self.scale))(flat)
+        free = jax.vmap(lambda w: to_free(w, self.scale, self.pivots))(flat)
         return free.reshape(tuple(sample_shape) + self.event_shape)
 
     def log_prob(self, value):
         def one(free):
-            W, log_factor = from_free(free, self.scale)
+            W, log_factor = from_free(free, self.scale, self.pivots)
             return self.prior.distribution().log_prob(W) + log_factor
 
         return jnp.vectorize(one, signature="(k)->()")(value)
 
 
-def gauge_fixed_model(wppm: Any) -> Callable[..., None]:
+def gauge_fixed_model(wppm: Any, pivots: Any = None) -> Callable[..., None]:
     """The full WPPM's NumPyro model on the gauge-fixed ``W`` (for NUTS).
 
     Called like ``wppm.numpyro_model``: ``fn(ref, probe, responses=None,
@@ -216,15 +248,16 @@ def gauge_fixed_model(wppm: Any) -> Callable[..., None]:
     trials are observed as in :func:`~psyphy_numpyro.model.wppm_model`. The
     posterior of every rotation-invariant quantity (the covariance field,
     thresholds, p(correct)) is the same as the original model's, and ``W``
-    itself is identified, so its R-hat and ESS are meaningful.
+    itself is identified, so its R-hat and ESS are meaningful. ``pivots``
+    chooses the rows of the triangular block (:func:`pivot_rows` of a fit).
     """
     from .model import observe_trials
 
-    prior = GaugeFixedPrior(wppm.prior)
+    prior = GaugeFixedPrior(wppm.prior, pivots)
 
     def model(ref, probe, responses=None, noise=None):
         free = numpyro.sample("W_free", prior)
-        W = numpyro.deterministic("W", from_free(free, prior.scale)[0])
+        W = numpyro.deterministic("W", from_free(free, prior.scale, prior.pivots)[0])
         observe_trials(wppm, {"W": W}, ref, probe, responses, noise)
 
     return model
