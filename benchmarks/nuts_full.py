@@ -153,6 +153,10 @@ def diagnostics(draws: dict) -> dict:
     out = {}
     for name in draws:
         r, b, t = (np.asarray(x[name]).ravel() for x in (rhat, bulk, tail))
+        # entries fixed at zero by the gauge (the block's upper triangle) have
+        # no R-hat: leave them out
+        moving = np.ptp(np.asarray(draws[name]).reshape(-1, r.size), axis=0) > 0
+        r, b, t = r[moving], b[moving], t[moving]
         out[name] = {
             "n": int(r.size),
             "rhat_max": float(np.max(r)), "rhat_median": float(np.median(r)),
