@@ -13,8 +13,8 @@ covariance field, and their entries are identified, so R-hat and ESS on them
 are meaningful.
 
 :func:`gauge_fixed_model` removes the symmetry before sampling: NUTS runs on
-one representative of each orbit (``W`` reshaped to rows, its first rows
-lower triangular with a positive diagonal) with the orbit's volume as a
+one representative of each orbit (``W`` reshaped to rows, ``E`` chosen rows,
+the pivots, lower triangular with a positive diagonal) with the orbit's volume as a
 density factor, so every rotation-invariant quantity keeps its posterior
 exactly while the sampler no longer travels along the rotations
 (``NUTSSampler(fix_rotations=True)``).
@@ -97,8 +97,8 @@ def align_embedding(W: Any, reference: Any) -> jnp.ndarray:
 # Write the weights as a matrix M = W.reshape(-1, E) with n >= E rows. Every M
 # whose top E x E block is nonsingular is uniquely M = L Q with Q in O(E)
 # (rotations and reflections: both leave the model unchanged) and L "lower
-# trapezoidal": its first E rows form a lower-triangular block with a
-# positive diagonal.
+# trapezoidal": its first E rows (or any E chosen rows, the pivots) form a
+# lower-triangular block with a positive diagonal.
 # With dM = prod_i L_ii^(E - 1 - i) dL dQ (i = 0..E-1; the rows below the block
 # add no factor), and a posterior invariant under M -> M Q, the marginal of L
 # is p(L) prod_i L_ii^(E - 1 - i): sampling L samples the posterior of every
