@@ -17,7 +17,8 @@ simulated from one known field drawn from the prior. Steps:
    parallel threads (4 host devices). The chains start at the MAP turned by
    random rotations of the embedding (the same density, far apart), or, with
    ``--fix-rotations``, on the gauge-fixed ``W``
-   (``NUTSSampler(fix_rotations=True)``) at the MAP and jittered copies.
+   (``NUTSSampler(fix_rotations=True)``, the block on the MAP's principal
+   axes) at the MAP and jittered copies.
 4. Diagnostics with ArviZ (``az.rhat``, ``az.ess``): for every entry of
    ``W`` as sampled, for every entry of ``W`` after an orthogonal Procrustes
    alignment of each draw to the MAP, and for the identified quantities
@@ -156,8 +157,14 @@ def diagnostics(draws: dict) -> dict:
         # entries fixed at zero by the gauge (the block's upper triangle) have
         # no R-hat: leave them out
         moving = np.ptp(np.asarray(draws[name]).reshape(-1, r.size), axis=0) > 0
+        index = np.flatnonzero(moving)
         r, b, t = r[moving], b[moving], t[moving]
+        shape = np.shape(draws[name])[2:]
+        worst = np.argsort(b)[:5]
         out[name] = {
+            "worst_ess_bulk": [
+                {"index": [int(i) for i in np.unravel_index(index[j], shape)],
+                 "ess_bulk": float(b[j]), "rhat": float(r[j])} for j in worst],
             "n": int(r.size),
             "rhat_max": float(np.max(r)), "rhat_median": float(np.median(r)),
             "ess_bulk_min": float(np.min(b)), "ess_bulk_median": float(np.median(b)),
@@ -230,6 +237,9 @@ def format_run(title: str, info: dict) -> str:
             f"   {name:12s} {d['n']:4d} {d['rhat_max']:9.3f} {d['rhat_median']:9.3f} "
             f"{d['ess_bulk_min']:12.0f} {d['ess_bulk_median']:12.0f} "
             f"{d['ess_tail_min']:12.0f} {d['n_rhat_ok']:11d} {d['n_ess_ok']:8d}")
+    worst = info["diagnostics"]["W"]["worst_ess_bulk"]
+    lines.append("   W entries with the least bulk ESS (index: ESS, R-hat): " + ", ".join(
+        f"{tuple(w['index'])}: {w['ess_bulk']:.0f}, {w['rhat']:.3f}" for w in worst))
     o = info["orbit"]
     lines.append(f"   rotation of the draws away from the MAP (Procrustes angle, deg): "
                  f"median per chain {o['angle_median_per_chain']}, max per chain "

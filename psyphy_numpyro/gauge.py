@@ -13,11 +13,11 @@ covariance field, and their entries are identified, so R-hat and ESS on them
 are meaningful.
 
 :func:`gauge_fixed_model` removes the symmetry before sampling: NUTS runs on
-one representative of each orbit (``W`` reshaped to rows, ``E`` chosen rows,
-the pivots, lower triangular with a positive diagonal) with the orbit's volume as a
-density factor, so every rotation-invariant quantity keeps its posterior
-exactly while the sampler no longer travels along the rotations
-(``NUTSSampler(fix_rotations=True)``).
+one representative of each orbit (``W`` reshaped to rows and turned by a
+fixed orthogonal frame, its first ``E`` rows lower triangular with a positive
+diagonal) with the orbit's volume as a density factor, so every
+rotation-invariant quantity keeps its posterior exactly while the sampler no
+longer travels along the rotations (``NUTSSampler(fix_rotations=True)``).
 
 References
 ----------
@@ -36,12 +36,11 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
-import scipy.linalg
 from numpyro.distributions import constraints
 
 __all__ = [
     "GaugeFixedPrior", "align_embedding", "from_free", "gauge_fixed_model", "num_free",
-    "pivot_rows", "to_free",
+    "principal_frame", "to_free",
 ]
 
 
@@ -94,18 +93,23 @@ def align_embedding(W: Any, reference: Any) -> jnp.ndarray:
 
 
 # -- sampling with the rotation fixed ------------------------------------------------
-# Write the weights as a matrix M = W.reshape(-1, E) with n >= E rows. Every M
-# whose top E x E block is nonsingular is uniquely M = L Q with Q in O(E)
-# (rotations and reflections: both leave the model unchanged) and L "lower
-# trapezoidal": its first E rows (or any E chosen rows, the pivots) form a
-# lower-triangular block with a positive diagonal.
-# With dM = prod_i L_ii^(E - 1 - i) dL dQ (i = 0..E-1; the rows below the block
-# add no factor), and a posterior invariant under M -> M Q, the marginal of L
-# is p(L) prod_i L_ii^(E - 1 - i): sampling L samples the posterior of every
-# rotation-invariant quantity exactly, with the rotation removed.
-# The free coordinates are the block's strict lower triangle, log L_ii, and
-# the other rows, each entry in units of a scale (the prior sd), so that NUTS
-# starts with coordinates of comparable size.
+# Write the weights in prior-sd units as a matrix Z = (W / scale).reshape(-1, E)
+# with n >= E rows (the scale is the same along the embedding axis, so Z Q is
+# W Q in those units), and turn its rows by a fixed orthogonal n x n "frame"
+# A. Every A Z whose top E x E block is nonsingular is uniquely L Q with Q in
+# O(E) (rotations and reflections: both leave the model unchanged) and L
+# "lower trapezoidal": its first E rows form a lower-triangular block with a
+# positive diagonal. With dZ = prod_i L_ii^(E - 1 - i) dL dQ (i = 0..E-1; the
+# rows below the block add no factor, and A has Jacobian 1), and a posterior
+# invariant under Z -> Z Q, the marginal of L is p(L) prod_i L_ii^(E - 1 - i):
+# sampling L samples the posterior of every rotation-invariant quantity
+# exactly, with the rotation removed. The free coordinates are the block's
+# strict lower triangle, log L_ii, and the other rows.
+# Which frame: the block's rows fix the rotation for all the others, so they
+# should be the best-determined directions. The principal frame (the left
+# singular vectors of a fit's Z) makes the block the fit's principal axes,
+# which pool every row; E single rows of Z (a permutation) made NUTS mix
+# 2.3x slower per gradient in benchmarks/nuts_full.py.
 
 
 def num_free(shape: tuple[int, ...]) -> int:
@@ -114,30 +118,36 @@ def num_free(shape: tuple[int, ...]) -> int:
     return math.prod(shape) - E * (E - 1) // 2
 
 
-def _row_order(num_rows: int, E: int, pivots: Any) -> np.ndarray:
-    """Rows of ``M`` with the ``E`` pivot rows first (default: the first ``E``)."""
-    pivots = list(range(E)) if pivots is None else [int(i) for i in pivots]
-    if len(set(pivots)) != E or not all(0 <= i < num_rows for i in pivots):
-        raise ValueError(f"pivots must be {E} different row indices below {num_rows}, "
-                         f"got {pivots}.")
-    return np.array(pivots + [i for i in range(num_rows) if i not in pivots])
+def principal_frame(W: Any, scale: Any) -> np.ndarray:
+    """The frame whose block is ``W``'s principal axes (for a fit near ``W``).
 
+    Parameters
+    ----------
+    W
+        Weights, e.g. a MAP fit, shape ``(*basis, input_dim, E)``.
+    scale
+        Positive scale of every entry of ``W`` (the prior sd), same shape.
 
-def pivot_rows(W: Any) -> tuple[int, ...]:
-    """The ``E`` rows of ``W.reshape(-1, E)`` that are most clearly independent.
-
-    Chosen by QR with column pivoting of the rows (largest first), so the
-    triangular block of the representative has a diagonal far from zero.
-    Pass them as ``pivots`` for a fit near ``W``.
+    Returns
+    -------
+    np.ndarray
+        Orthogonal ``(n, n)`` matrix, ``n = W.size // E``: the left singular
+        vectors of ``(W / scale).reshape(n, E)``, transposed.
     """
-    M = np.asarray(W, dtype=float)
-    E = M.shape[-1]
-    _, _, piv = scipy.linalg.qr(M.reshape(-1, E).T, pivoting=True)
-    return tuple(int(i) for i in piv[:E])
+    W = np.asarray(W, dtype=np.float64)
+    Z = W.reshape(-1, W.shape[-1]) / np.asarray(scale).reshape(-1, W.shape[-1])
+    return np.linalg.svd(Z, full_matrices=True)[0].T
+
+
+def _rows(W: Any, scale: Any, frame: Any) -> jnp.ndarray:
+    """``A Z``: the weights in prior-sd units, as rows turned by the frame."""
+    E = W.shape[-1]
+    Z = W.reshape(-1, E) / np.asarray(scale).reshape(-1, E)
+    return Z if frame is None else jnp.asarray(frame, Z.dtype) @ Z
 
 
 def from_free(free: jnp.ndarray, scale: Any,
-              pivots: Any = None) -> tuple[jnp.ndarray, jnp.ndarray]:
+              frame: Any = None) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``W`` (the lower-trapezoidal representative) from its free coordinates.
 
     Parameters
@@ -145,11 +155,12 @@ def from_free(free: jnp.ndarray, scale: Any,
     free
         Free coordinates, shape ``(num_free(scale.shape),)``.
     scale
-        Positive scale of every entry of ``W`` (e.g. ``prior.stddev()``); its
-        shape is ``W``'s.
-    pivots
-        The ``E`` rows of ``W.reshape(-1, E)`` that form the triangular block,
-        in order (default: the first ``E``; see :func:`pivot_rows`).
+        Positive scale of every entry of ``W`` (e.g. ``prior.stddev()``), the
+        same along the embedding axis; its shape is ``W``'s.
+    frame
+        Orthogonal ``(n, n)`` matrix turning the rows (see
+        :func:`principal_frame`); default: none, the block is ``W``'s first
+        ``E`` rows.
 
     Returns
     -------
@@ -160,37 +171,49 @@ def from_free(free: jnp.ndarray, scale: Any,
     """
     scale = np.asarray(scale)
     E = scale.shape[-1]
-    order = _row_order(scale.size // E, E, pivots)
-    S = scale.reshape(-1, E)[order]
     rows, cols = np.tril_indices(E, -1)
     k = len(rows)
     log_diag = free[k:k + E]
     block = jnp.zeros((E, E), free.dtype).at[rows, cols].set(free[:k])
-    block = (block + jnp.diag(jnp.exp(log_diag))) * S[:E]
-    rest = free[k + E:].reshape(-1, E) * S[E:]
-    M = jnp.concatenate([block, rest])[np.argsort(order)]
-    return M.reshape(scale.shape), jnp.sum((E - jnp.arange(E)) * log_diag)
+    L = jnp.concatenate([block + jnp.diag(jnp.exp(log_diag)),
+                         free[k + E:].reshape(-1, E)])
+    Z = L if frame is None else jnp.asarray(frame, L.dtype).T @ L
+    W = Z * scale.reshape(-1, E)
+    return W.reshape(scale.shape), jnp.sum((E - jnp.arange(E)) * log_diag)
 
 
-def to_free(W: Any, scale: Any, pivots: Any = None) -> jnp.ndarray:
+def to_free(W: Any, scale: Any, frame: Any = None) -> jnp.ndarray:
     """Free coordinates of the lower-trapezoidal representative of ``W``'s orbit.
 
     The inverse of :func:`from_free` up to the rotation: ``from_free(to_free(W,
-    scale, pivots), scale, pivots)[0]`` is ``W @ Q`` for the orthogonal ``Q``
-    that makes the pivot rows lower triangular with a positive diagonal.
+    scale, frame), scale, frame)[0]`` is ``W @ Q`` for the orthogonal ``Q``
+    that makes the block lower triangular with a positive diagonal.
     """
     W = jnp.asarray(W)
     E = W.shape[-1]
     if W.size // E < E:
         raise ValueError(f"W needs at least {E} rows of weights to fix the rotation, "
                          f"got shape {W.shape}.")
-    order = _row_order(W.size // E, E, pivots)
-    M = W.reshape(-1, E)[order]
+    M = _rows(W, scale, frame)
     q, r = jnp.linalg.qr(M[:E].T)  # block = r^T q^T
     sign = jnp.where(jnp.diag(r) < 0, -1.0, 1.0)
-    L = (M @ (q * sign)) / np.asarray(scale).reshape(-1, E)[order]
+    L = M @ (q * sign)
     rows, cols = np.tril_indices(E, -1)
     return jnp.concatenate([L[rows, cols], jnp.log(jnp.diag(L[:E])), L[E:].ravel()])
+
+
+def _check_frame(frame: Any, num_rows: int) -> np.ndarray | None:
+    """``frame`` as an orthogonal ``(num_rows, num_rows)`` array, or a ValueError."""
+    if frame is None:
+        return None
+    A = np.asarray(frame, dtype=np.float64)
+    if A.shape != (num_rows, num_rows) or not np.allclose(
+            A @ A.T, np.eye(num_rows), atol=1e-5):
+        raise ValueError(f"frame must be an orthogonal ({num_rows}, {num_rows}) "
+                         f"matrix, got shape {A.shape}"
+                         + ("." if A.shape != (num_rows, num_rows) else
+                            " that is not orthogonal."))
+    return A
 
 
 class GaugeFixedPrior(dist.Distribution):
@@ -204,13 +227,13 @@ class GaugeFixedPrior(dist.Distribution):
     ----------
     prior
         A full-WPPM :class:`~psyphy_numpyro.Prior`.
-    pivots
-        Rows of the triangular block (see :func:`from_free`).
+    frame
+        Orthogonal matrix turning the rows (see :func:`from_free`).
     """
 
     support = constraints.real_vector
 
-    def __init__(self, prior: Any, pivots: Any = None) -> None:
+    def __init__(self, prior: Any, frame: Any = None) -> None:
         if prior.is_mvp:
             raise ValueError("the MVP has no rotation symmetry to fix.")
         E = prior.embedding_dim
@@ -222,24 +245,24 @@ class GaugeFixedPrior(dist.Distribution):
             )
         self.prior = prior
         self.scale = prior.stddev()
-        self.pivots = tuple(_row_order(self.scale.size // E, E, pivots)[:E])
+        self.frame = _check_frame(frame, self.scale.size // E)
         super().__init__(batch_shape=(), event_shape=(num_free(prior.shape),))
 
     def sample(self, key, sample_shape=()):
         W = self.scale * jax.random.normal(key, tuple(sample_shape) + self.scale.shape)
         flat = W.reshape(-1, *self.scale.shape)
-        free = jax.vmap(lambda w: to_free(w, self.scale, self.pivots))(flat)
+        free = jax.vmap(lambda w: to_free(w, self.scale, self.frame))(flat)
         return free.reshape(tuple(sample_shape) + self.event_shape)
 
     def log_prob(self, value):
         def one(free):
-            W, log_factor = from_free(free, self.scale, self.pivots)
+            W, log_factor = from_free(free, self.scale, self.frame)
             return self.prior.distribution().log_prob(W) + log_factor
 
         return jnp.vectorize(one, signature="(k)->()")(value)
 
 
-def gauge_fixed_model(wppm: Any, pivots: Any = None) -> Callable[..., None]:
+def gauge_fixed_model(wppm: Any, frame: Any = None) -> Callable[..., None]:
     """The full WPPM's NumPyro model on the gauge-fixed ``W`` (for NUTS).
 
     Called like ``wppm.numpyro_model``: ``fn(ref, probe, responses=None,
@@ -248,16 +271,17 @@ def gauge_fixed_model(wppm: Any, pivots: Any = None) -> Callable[..., None]:
     trials are observed as in :func:`~psyphy_numpyro.model.wppm_model`. The
     posterior of every rotation-invariant quantity (the covariance field,
     thresholds, p(correct)) is the same as the original model's, and ``W``
-    itself is identified, so its R-hat and ESS are meaningful. ``pivots``
-    chooses the rows of the triangular block (:func:`pivot_rows` of a fit).
+    itself is identified, so its R-hat and ESS are meaningful. ``frame``
+    turns the rows before the block is taken (:func:`principal_frame` of a
+    fit).
     """
     from .model import observe_trials
 
-    prior = GaugeFixedPrior(wppm.prior, pivots)
+    prior = GaugeFixedPrior(wppm.prior, frame)
 
     def model(ref, probe, responses=None, noise=None):
         free = numpyro.sample("W_free", prior)
-        W = numpyro.deterministic("W", from_free(free, prior.scale, prior.pivots)[0])
+        W = numpyro.deterministic("W", from_free(free, prior.scale, prior.frame)[0])
         observe_trials(wppm, {"W": W}, ref, probe, responses, noise)
 
     return model

@@ -19,7 +19,7 @@ from numpyro.infer.initialization import init_to_median, init_to_value
 
 from . import _validation as check
 from .data import Trials
-from .gauge import from_free, gauge_fixed_model, pivot_rows, to_free
+from .gauge import from_free, gauge_fixed_model, principal_frame, to_free
 
 __all__ = [
     "SAMPLE_STATS_FIELDS", "NUTSPosterior", "NUTSSampler", "rotated_starts", "run_nuts",
@@ -108,7 +108,7 @@ def run_nuts(
 
 
 def _gauge_fixed_starts(model: Any, init_params: dict | None, key: jax.Array,
-                        num_chains: int, pivots: Any) -> jnp.ndarray:
+                        num_chains: int, frame: Any) -> jnp.ndarray:
     """Gauge-free starts: ``init_params`` (chain 0) and jittered copies, or prior draws.
 
     The jitter is a tenth of the prior sd of each weight, so the chains start
@@ -120,7 +120,7 @@ def _gauge_fixed_starts(model: Any, init_params: dict | None, key: jax.Array,
         W = draws
     else:
         W = init_params["W"] + 0.1 * draws.at[0].set(0.0)
-    return jax.vmap(lambda w: to_free(w, sd, pivots))(W)
+    return jax.vmap(lambda w: to_free(w, sd, frame))(W)
 
 
 def rotated_starts(W: Any, key: jax.Array, num_chains: int) -> jnp.ndarray:
@@ -284,11 +284,12 @@ class NUTSSampler:
             raise ValueError("fix_rotations=True needs the full WPPM: the MVP has no "
                              "rotation symmetry.")
         if self.fix_rotations:
-            # the block's rows: those most clearly independent at the start
-            pivots = None if init_params is None else pivot_rows(init_params["W"])
-            numpyro_model = gauge_fixed_model(model, pivots)
+            # the block: the principal axes of the start, pooling every row
+            frame = (None if init_params is None else
+                     principal_frame(init_params["W"], model.prior.stddev()))
+            numpyro_model = gauge_fixed_model(model, frame)
             chain_init = {"W_free": _gauge_fixed_starts(model, init_params, key_starts,
-                                                        self.num_chains, pivots)}
+                                                        self.num_chains, frame)}
             init_params = None
         elif init_params is not None and not model.is_mvp and self.num_chains > 1:
             # the chains start at the same density but apart, turned along

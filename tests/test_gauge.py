@@ -36,7 +36,9 @@ def test_shapes_are_checked():
 
 # -- the gauge-fixed parameterisation --------------------------------------------------
 def test_free_coordinates_keep_the_orbit_and_fix_its_representative():
-    from psyphy_numpyro.gauge import from_free, num_free, pivot_rows, to_free
+    from psyphy_numpyro.gauge import (
+        GaugeFixedPrior, from_free, num_free, principal_frame, to_free,
+    )
 
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2, extra_embedding_dims=1))
     W = model.init_params(jax.random.PRNGKey(3))["W"]
@@ -55,16 +57,22 @@ def test_free_coordinates_keep_the_orbit_and_fix_its_representative():
     x = pn.reference_grid(3)
     np.testing.assert_allclose(pn.covariance_field(model, {"W": L}, x),
                                pn.covariance_field(model, {"W": W}, x), rtol=1e-4)
-    # any three rows can form the block; pivoting picks independent ones
-    pivots = pivot_rows(W)
-    assert len(set(pivots)) == 3
-    P, _ = from_free(to_free(W, scale, pivots), scale, pivots)
-    block = np.asarray(P).reshape(-1, 3)[list(pivots)]
-    np.testing.assert_allclose(np.triu(block, 1), 0.0, atol=1e-7)
+    # a frame turns the rows first: the principal frame's block is W's
+    # principal axes, and the representative is still a rotation of W
+    A = principal_frame(W, scale)
+    np.testing.assert_allclose(A @ A.T, np.eye(A.shape[0]), atol=1e-10)
+    P, _ = from_free(to_free(W, scale, A), scale, A)
+    block = (A @ (np.asarray(P) / np.asarray(scale)).reshape(-1, 3))[:3]
+    np.testing.assert_allclose(np.triu(block, 1), 0.0, atol=1e-6)
     assert np.all(np.diag(block) > 0)
+    # ... whose rows are orthogonal: the squared singular values of W / scale
+    sv = np.linalg.svd((np.asarray(W) / np.asarray(scale)).reshape(-1, 3),
+                       compute_uv=False)
+    np.testing.assert_allclose(np.sort(np.sum(block**2, axis=1)), np.sort(sv**2),
+                               rtol=1e-4)
     np.testing.assert_allclose(align_embedding(P, W), W, atol=1e-5)
-    with pytest.raises(ValueError, match="pivots"):
-        to_free(W, scale, (0, 0, 1))
+    with pytest.raises(ValueError, match="frame"):
+        GaugeFixedPrior(model.prior, np.ones((18, 18)))
 
 
 def test_gauge_fixed_sampling_gives_the_invariant_marginals_of_a_gaussian():

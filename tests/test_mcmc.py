@@ -103,7 +103,7 @@ def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
     # fixed, 2 chains from the MAP) must hold the true covariance inside its
     # 90% bands at most points, with bands much narrower than the prior's.
     from psyphy_numpyro.data import TrialData
-    from psyphy_numpyro.gauge import pivot_rows
+    from psyphy_numpyro.gauge import principal_frame
     from psyphy_numpyro.placement import comparisons_along_directions, reference_points
     from psyphy_numpyro.tasks import OddityTaskConfig
 
@@ -136,9 +136,11 @@ def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
     assert width < 0.5 * np.median(prior_band.cov.upper - prior_band.cov.lower)
     # the gauge-fixed W is identified: one orientation for both chains
     W = np.asarray(post.mcmc.get_samples(group_by_chain=True)["W"])
-    pivots = list(pivot_rows(map_fit.params["W"]))
-    rows = W.reshape(*W.shape[:2], -1, 3)[:, :, pivots]
-    assert np.all(np.triu(rows, 1) == 0) and np.all(np.diagonal(rows, 0, 2, 3) > 0)
+    scale = np.asarray(model.prior.stddev())
+    A = principal_frame(map_fit.params["W"], scale)
+    rows = (A @ (W / scale).reshape(*W.shape[:2], -1, 3))[:, :, :3]
+    np.testing.assert_allclose(np.triu(rows, 1), 0.0, atol=1e-5)
+    assert np.all(np.diagonal(rows, 0, 2, 3) > 0)
 
 
 def test_rotated_starts_keep_the_density_and_separate_the_chains():
