@@ -232,10 +232,12 @@ def test_gauge_fixed_nuts_converts_and_round_trips(tmp_path):
         assert list(idata.log_likelihood.data_vars) == ["y"]
         assert list(idata.observed_data.data_vars) == ["y"]
         assert "W" in idata.posterior
+        # NumPyro's log_likelihood and this vmap compile the float32 estimator
+        # differently, so they agree to rounding, not bit for bit
         np.testing.assert_allclose(idata.log_likelihood["y"].values.reshape(10, 30),
                                    jax.vmap(lambda W: model.log_likelihood(
                                        {"W": W}, post.trials, fit.model_kwargs["noise"]))(
-                                       post.samples["W"]), rtol=1e-5, atol=1e-6)
+                                       post.samples["W"]), rtol=1e-4, atol=1e-5)
 
 
 # -- other posteriors --------------------------------------------------------------
