@@ -139,13 +139,6 @@ def principal_frame(W: Any, scale: Any) -> np.ndarray:
     return np.linalg.svd(Z, full_matrices=True)[0].T
 
 
-def _rows(W: Any, scale: Any, frame: Any) -> jnp.ndarray:
-    """``A Z``: the weights in prior-sd units, as rows turned by the frame."""
-    E = W.shape[-1]
-    Z = W.reshape(-1, E) / np.asarray(scale).reshape(-1, E)
-    return Z if frame is None else jnp.asarray(frame, Z.dtype) @ Z
-
-
 def from_free(free: jnp.ndarray, scale: Any,
               frame: Any = None) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``W`` (the lower-trapezoidal representative) from its free coordinates.
@@ -194,7 +187,9 @@ def to_free(W: Any, scale: Any, frame: Any = None) -> jnp.ndarray:
     if W.size // E < E:
         raise ValueError(f"W needs at least {E} rows of weights to fix the rotation, "
                          f"got shape {W.shape}.")
-    M = _rows(W, scale, frame)
+    M = W.reshape(-1, E) / np.asarray(scale).reshape(-1, E)  # prior-sd units
+    if frame is not None:
+        M = jnp.asarray(frame, M.dtype) @ M
     q, r = jnp.linalg.qr(M[:E].T)  # block = r^T q^T
     sign = jnp.where(jnp.diag(r) < 0, -1.0, 1.0)
     L = M @ (q * sign)

@@ -179,6 +179,7 @@ class NUTSPosterior:
             energy = mcmc.get_extra_fields()["potential_energy"]
             free = mcmc.get_samples().get("W_free")
             if free is not None:  # gauge-fixed: take out the orbit-volume factor
+                # (it depends on the block's diagonal only, not on the frame)
                 scale = model.prior.stddev()
                 energy = energy + jax.vmap(lambda f: from_free(f, scale)[1])(free)
             best = int(jnp.argmin(energy))

@@ -390,8 +390,9 @@ class WPPM:
 
         Returns :class:`~psyphy_numpyro.oddity_gaussian.GaussianDraws` for the
         ``"mc"`` estimator (each trial's draws exact; trials ``t`` and ``t +
-        256`` share a point set, turned differently), psyphy's draw array for ``"psyphy"``, and None for
-        the MVP and the deterministic ``"quadrature"`` rule. ``num_samples``
+        256`` share a point set, turned differently), psyphy's draw array for
+        ``"psyphy"``, and None for the MVP and the deterministic
+        ``"quadrature"`` rule. ``num_samples``
         defaults to the task's.
         """
         if not self.needs_draws:

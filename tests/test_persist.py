@@ -198,14 +198,22 @@ def test_nuts_round_trip_mvp(tmp_path, mvp_model, seed_data):
                                np.exp(post.samples["log_diag"]), rtol=1e-6)
 
 
-@pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
-def test_nuts_round_trip_full_keeps_the_fixed_draws(tmp_path):
+def short_full_nuts(*, fix_rotations=False, start=False):
+    """A 2 x (5 + 5) NUTS run of the small full model on 30 random trials."""
     model = small_full_model()
     ref, probe = stimuli(2)
     y = np.random.default_rng(1).integers(0, 2, 30)
-    post = pn.NUTSSampler(num_warmup=5, num_samples=5, num_chains=2,
-                          progress_bar=False).fit(model, (ref, probe, y))
+    init = model.init_params(jax.random.PRNGKey(0)) if start else None
+    post = pn.NUTSSampler(num_warmup=5, num_samples=5, num_chains=2, progress_bar=False,
+                          fix_rotations=fix_rotations).fit(model, (ref, probe, y),
+                                                           init_params=init)
+    return model, post
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
+def test_nuts_round_trip_full_keeps_the_fixed_draws(tmp_path):
+    _, post = short_full_nuts()
     back = nuts_round_trip(tmp_path, post)
     noise = back.model_kwargs["noise"]  # the "mc" estimator's point sets + rotations
     assert noise.points.shape == (30, 4, 20) and noise.rotations.shape == (30, 4, 4)
@@ -219,12 +227,7 @@ def test_gauge_fixed_nuts_converts_and_round_trips(tmp_path):
     # fix_rotations samples W_free; W is deterministic, the trials the only
     # likelihood: ArviZ must see one log-likelihood array (for az.loo) live
     # and after reloading, and the reloaded fit must keep its point estimate.
-    model = small_full_model()
-    ref, probe = stimuli(2)
-    y = np.random.default_rng(1).integers(0, 2, 30)
-    post = pn.NUTSSampler(num_warmup=5, num_samples=5, num_chains=2,
-                          progress_bar=False, fix_rotations=True).fit(
-        model, (ref, probe, y), init_params=model.init_params(jax.random.PRNGKey(0)))
+    model, post = short_full_nuts(fix_rotations=True, start=True)
     assert set(post.samples) == {"W"}
     back = nuts_round_trip(tmp_path, post)
     for fit in (post, back):
