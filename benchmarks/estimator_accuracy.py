@@ -65,8 +65,11 @@ def reference(U_ref, U_cmp, ref, cmp, total: int, batch: int, seed: int = 11):
     import jax
     import numpy as np
 
-    from psyphy_numpyro.oddity import PROB_CLIP
-    from psyphy_numpyro.oddity_gaussian import GaussianDraws, gaussian_mc_p_correct
+    from psyphy_numpyro.core.oddity.gaussian_mc import (
+        GaussianDraws,
+        gaussian_mc_p_correct,
+    )
+    from psyphy_numpyro.core.oddity.psyphy_draws import PROB_CLIP
 
     @jax.jit
     def one_batch(key):
@@ -93,8 +96,8 @@ def measure(args) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
-    from psyphy_numpyro.covariance import wishart_sqrt
-    from psyphy_numpyro.oddity_quadrature import quadrature_rule
+    from psyphy_numpyro.core.covariance import wishart_sqrt
+    from psyphy_numpyro.core.oddity.quadrature import quadrature_rule
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "problem.npz")

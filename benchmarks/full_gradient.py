@@ -129,8 +129,11 @@ def make_problem(num_trials: int, path: str) -> None:
         raise ValueError(
             f"num_trials must be a multiple of {NUM_REFS}, got {num_trials}."
         )
-    from psyphy_numpyro.placement import comparisons_along_directions, reference_points
-    from psyphy_numpyro.simulate import simulate_responses
+    from psyphy_numpyro.core.design import (
+        comparisons_along_directions,
+        reference_points,
+    )
+    from psyphy_numpyro.core.simulate import simulate_responses
 
     model = our_model("quadrature", 1)  # exact p(correct) for the answers
     truth = model.init_params(jax.random.PRNGKey(TRUTH_SEED))
@@ -162,10 +165,10 @@ def load_problem(path: str) -> dict:
 
 def our_model(estimator: str, num_samples: int, quadrature=(6, 4, 6)):
     """Our full WPPM at the study's settings."""
-    from psyphy_numpyro.model import WPPM
-    from psyphy_numpyro.noise import GaussianNoise
-    from psyphy_numpyro.priors import Prior
-    from psyphy_numpyro.tasks import OddityTask, OddityTaskConfig
+    from psyphy_numpyro.core.noise import GaussianNoise
+    from psyphy_numpyro.core.prior import Prior
+    from psyphy_numpyro.core.tasks import OddityTask, OddityTaskConfig
+    from psyphy_numpyro.model.wppm import WPPM
 
     cfg = OddityTaskConfig(
         num_samples=num_samples,
@@ -212,7 +215,7 @@ def psyphy_data(problem: dict):
 def our_trials(problem: dict):
     import jax.numpy as jnp
 
-    from psyphy_numpyro.data import Trials
+    from psyphy_numpyro.core.trials import Trials
 
     return Trials(
         jnp.asarray(problem["ref"], jnp.float32),
@@ -428,8 +431,8 @@ def _map_optimizer_worker(problem: dict, num_samples: int, steps: int) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
-    from psyphy_numpyro.data import TrialData
-    from psyphy_numpyro.map import MAPOptimizer
+    from psyphy_numpyro.core.trials import TrialData
+    from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
 
     model = our_model("mc", num_samples)
     data = TrialData(np.stack([problem["ref"], problem["cmp"]], 1), problem["y"])
@@ -539,8 +542,8 @@ def _flops_worker(num_samples: int) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from psyphy_numpyro import oddity_gaussian as og
-    from psyphy_numpyro.data import Trials
+    from psyphy_numpyro.core.oddity import gaussian_mc as og
+    from psyphy_numpyro.core.trials import Trials
 
     chunk = og.DEFAULT_CHUNK
     m = 2 * INPUT_DIM

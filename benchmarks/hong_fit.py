@@ -96,10 +96,10 @@ def fit_worker(args) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
-    from psyphy_numpyro.data import TrialData
-    from psyphy_numpyro.map import MAPOptimizer
-    from psyphy_numpyro.placement import reference_points
-    from psyphy_numpyro.simulate import simulate_responses
+    from psyphy_numpyro.core.design import reference_points
+    from psyphy_numpyro.core.simulate import simulate_responses
+    from psyphy_numpyro.core.trials import TrialData
+    from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
 
     problem = fg.load_problem(args.problem)
     model = fg.our_model("mc", args.samples)

@@ -69,13 +69,10 @@ with warnings.catch_warnings():  # arviz 0.23 announces its refactor on import
     import arviz as az
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.data import TrialData
-from psyphy_numpyro.placement import (
-    comparisons_along_directions,
-    reference_points,
-)
-from psyphy_numpyro.readouts import covariance_field, reference_grid
-from psyphy_numpyro.tasks import OddityTaskConfig
+from psyphy_numpyro.core.design import comparisons_along_directions, reference_points
+from psyphy_numpyro.core.readouts import covariance_field, reference_grid
+from psyphy_numpyro.core.tasks import OddityTaskConfig
+from psyphy_numpyro.core.trials import TrialData
 
 SIGMA_ENTRIES = (("Sigma11", 0, 0), ("Sigma12", 0, 1), ("Sigma22", 1, 1))
 

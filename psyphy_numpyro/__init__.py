@@ -1,12 +1,6 @@
 """psyphy_numpyro: the Wishart Process Psychophysical Model as a NumPyro program."""
 
-from .approximate import ParameterPosterior
-from .band_plots import (
-    plot_covariance_band,
-    plot_psychometric_band,
-    plot_threshold_bands,
-)
-from .bands import (
+from psyphy_numpyro.core.bands import (
     CovarianceBand,
     PsychometricBand,
     ThresholdBands,
@@ -15,42 +9,20 @@ from .bands import (
     psychometric_band,
     threshold_bands,
 )
-from .basis import chebyshev_basis
-from .convert import GROUPS, draws_to_inference_data, to_inference_data
-from .covariance import diagonal_covariance, mahalanobis
-from .data import ResponseData, TrialBatch, TrialData, Trials, as_trials
-from .field import CovarianceField, WPPMCovarianceField
-from .gauge import align_embedding
-from .io import load_responses_csv, save_responses_csv
-from .langevin import LangevinPosterior, LangevinSampler, NumpyroSampler, run_mala
-from .laplace import (
-    LaplaceApproximation,
-    LaplacePosterior,
-    LaplaceResult,
-    laplace_approximation,
-)
-from .map import MAPOptimizer, MAPPosterior, MAPResult, clip_and_count, fit_map
-from .mcmc import NUTSPosterior, NUTSSampler, run_nuts
-from .model import WPPM, wppm_model
-from .noise import GaussianNoise, StudentTNoise
-from .persist import load_fit, model_config, model_from_config, save_fit
-from .placement import (
-    GridPlacement,
-    SobolPlacement,
-    comparisons_along_directions,
-    reference_points,
-)
-from .plots import (
-    auto_scale,
-    ellipse_segments,
-    plot_ellipse_field,
-    plot_ellipses,
-    plot_learning_curve,
-    plot_thresholds,
-)
-from .predictive import PredictivePosterior, ThresholdConfig, WPPMPredictivePosterior
-from .priors import Prior
-from .readouts import (
+from psyphy_numpyro.core.basis import chebyshev_basis
+from psyphy_numpyro.core.covariance import diagonal_covariance, mahalanobis
+from psyphy_numpyro.core.design import comparisons_along_directions, reference_points
+from psyphy_numpyro.core.gauge import align_embedding
+from psyphy_numpyro.core.idata import GROUPS, draws_to_inference_data, to_inference_data
+from psyphy_numpyro.core.infer.laplace import LaplaceResult, laplace_approximation
+from psyphy_numpyro.core.infer.mala import run_mala
+from psyphy_numpyro.core.infer.map import MAPResult, clip_and_count, fit_map
+from psyphy_numpyro.core.infer.mcmc import run_nuts
+from psyphy_numpyro.core.infer.svi import SVIResult, fit_svi
+from psyphy_numpyro.core.noise import GaussianNoise, StudentTNoise
+from psyphy_numpyro.core.numpyro_model import wppm_model
+from psyphy_numpyro.core.prior import Prior
+from psyphy_numpyro.core.readouts import (
     Contour,
     ContourBand,
     EllipseFit,
@@ -61,13 +33,67 @@ from .readouts import (
     reference_grid,
     threshold_contour,
 )
-from .simulate import probes_around, simulate_responses, simulate_trials
-from .svi import SVIApproximation, SVIPosterior, SVIResult, fit_svi
-from .tasks import OddityTask, OddityTaskConfig, TwoAFC
+from psyphy_numpyro.core.simulate import (
+    probes_around,
+    simulate_responses,
+    simulate_trials,
+)
+from psyphy_numpyro.core.tasks import OddityTask, OddityTaskConfig, TwoAFC
+from psyphy_numpyro.core.trials import TrialData, Trials, as_trials
+from psyphy_numpyro.data.dataset import ResponseData, TrialBatch
+from psyphy_numpyro.data.fits import load_fit, model_config, model_from_config, save_fit
+from psyphy_numpyro.data.io import load_responses_csv, save_responses_csv
+from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
+from psyphy_numpyro.inference.laplace import LaplaceApproximation
+from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
+from psyphy_numpyro.inference.nuts import NUTSSampler
+from psyphy_numpyro.inference.svi import SVIApproximation
+from psyphy_numpyro.model.covariance_field import CovarianceField, WPPMCovarianceField
+from psyphy_numpyro.model.wppm import WPPM
+from psyphy_numpyro.posterior.langevin import LangevinPosterior
+from psyphy_numpyro.posterior.laplace import LaplacePosterior
+from psyphy_numpyro.posterior.mcmc import NUTSPosterior
+from psyphy_numpyro.posterior.parameter_posterior import ParameterPosterior
+from psyphy_numpyro.posterior.posterior import MAPPosterior
+from psyphy_numpyro.posterior.predictive_posterior import (
+    PredictivePosterior,
+    ThresholdConfig,
+    WPPMPredictivePosterior,
+)
+from psyphy_numpyro.posterior.svi import SVIPosterior
+from psyphy_numpyro.trial_placement.grid import GridPlacement
+from psyphy_numpyro.trial_placement.sobol import SobolPlacement
+from psyphy_numpyro.viz.bands import (
+    plot_covariance_band,
+    plot_psychometric_band,
+    plot_threshold_bands,
+)
+from psyphy_numpyro.viz.diagnostics import plot_learning_curve
+from psyphy_numpyro.viz.ellipses import plot_ellipse_field, plot_ellipses
+from psyphy_numpyro.viz.geometry import auto_scale, ellipse_segments
+from psyphy_numpyro.viz.thresholds import plot_thresholds
+
+from psyphy_numpyro import (  # noqa: E402  psyphy's subpackages, as attributes
+    core,
+    data,
+    inference,
+    model,
+    posterior,
+    trial_placement,
+    utils,
+    viz,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # subpackages (psyphy lists its own)
+    "data",
+    "inference",
+    "model",
+    "posterior",
+    "trial_placement",
+    "utils",
     # psyphy's interface
     "WPPM",
     "Prior",

@@ -35,6 +35,8 @@ def run_demo(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from psyphy_numpyro.core.idata import import_arviz
+
     from . import (
         WPPM,
         GaussianNoise,
@@ -48,7 +50,6 @@ def run_demo(
         simulate_trials,
         threshold_contour,
     )
-    from .convert import import_arviz
 
     az = import_arviz()
     out = Path(out)

@@ -15,19 +15,21 @@ from numpyro.infer.util import log_density
 from test_mcmc import grid_posterior
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.approximate import ParameterPosterior
-from psyphy_numpyro.convert import draws_to_inference_data
-from psyphy_numpyro.langevin import LangevinSampler, NumpyroSampler, run_mala
-from psyphy_numpyro.laplace import (
-    LaplaceApproximation,
-    LaplacePosterior,
+from psyphy_numpyro.core.idata import draws_to_inference_data
+from psyphy_numpyro.core.infer.laplace import (
     fisher_precision,
     gaussian_from_precision,
     laplace_approximation,
     rotation_directions,
 )
-from psyphy_numpyro.likelihood import oddity_mvp_logits
-from psyphy_numpyro.svi import SVIApproximation, fit_svi
+from psyphy_numpyro.core.infer.mala import run_mala
+from psyphy_numpyro.core.infer.svi import fit_svi
+from psyphy_numpyro.core.links import oddity_mvp_logits
+from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
+from psyphy_numpyro.inference.laplace import LaplaceApproximation
+from psyphy_numpyro.inference.svi import SVIApproximation
+from psyphy_numpyro.posterior.laplace import LaplacePosterior
+from psyphy_numpyro.posterior.parameter_posterior import ParameterPosterior
 
 SCALE, SLOPE = 0.5, 1.5  # the conftest model's prior sd and task slope
 
@@ -148,7 +150,7 @@ def test_rotation_directions_span_the_embedding_rotations():
 @pytest.fixture(scope="module", params=["normal", "lowrank"])
 def svi_fit(request, mvp_model, seed_data, map_fit):
     sampler = SVIApproximation(request.param, steps=3000, learning_rate=1e-2, seed=1,
-                               show_progress=False)
+                               progress_bar=False)
     return sampler.fit(mvp_model, seed_data, init_params=map_fit)
 
 
@@ -349,7 +351,7 @@ def test_full_wppm_laplace_and_svi_smoke():
     spread = np.abs(offsets @ laplace.result.null_directions).max()
     assert spread < 1e-4 * np.abs(offsets).max()
 
-    svi = SVIApproximation("lowrank", steps=50, learning_rate=1e-3, show_progress=False)
+    svi = SVIApproximation("lowrank", steps=50, learning_rate=1e-3, progress_bar=False)
     post = svi.fit(model, data, init_params=params)
     assert np.all(np.isfinite(post.losses))
     assert post.sample(4, key=jax.random.PRNGKey(1))["W"].shape == (4, 3, 3, 2, 3)

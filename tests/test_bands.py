@@ -14,18 +14,18 @@ import numpy as np
 import pytest
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.band_plots import (
-    plot_covariance_band,
-    plot_psychometric_band,
-    plot_threshold_bands,
-)
-from psyphy_numpyro.bands import (
+from psyphy_numpyro.core.bands import (
     binned_proportions,
     covariance_band,
     ellipse_radius,
-    posterior_draws,
     psychometric_band,
     threshold_bands,
+)
+from psyphy_numpyro.core.draws import posterior_draws
+from psyphy_numpyro.viz.bands import (
+    plot_covariance_band,
+    plot_psychometric_band,
+    plot_threshold_bands,
 )
 
 SCALE, SLOPE = 0.5, 1.5  # the conftest MVP's prior sd and task slope

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.polynomial import chebyshev as npcheb
 
-from psyphy_numpyro.basis import basis_functions, chebyshev_basis, total_degree
+from psyphy_numpyro.core.basis import basis_functions, chebyshev_basis, total_degree
 
 VANDER = {
     1: lambda x, deg: npcheb.chebvander(x[..., 0], deg),

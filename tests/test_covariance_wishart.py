@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from psyphy_numpyro.covariance import (
+from psyphy_numpyro.core.covariance import (
     covariance_from_sqrt,
     lower_solve,
     small_cholesky,

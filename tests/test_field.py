@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.field import CovarianceField, WPPMCovarianceField
+from psyphy_numpyro.model.covariance_field import CovarianceField, WPPMCovarianceField
 
 psyphy_model = pytest.importorskip("psyphy.model")
 psyphy_field = pytest.importorskip("psyphy.model.covariance_field")

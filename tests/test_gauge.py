@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.gauge import align_embedding
+from psyphy_numpyro.core.gauge import align_embedding
 
 
 def random_orthogonal(key, n, count):
@@ -36,8 +36,12 @@ def test_shapes_are_checked():
 
 # -- the gauge-fixed parameterisation --------------------------------------------------
 def test_free_coordinates_keep_the_orbit_and_fix_its_representative():
-    from psyphy_numpyro.gauge import (
-        GaugeFixedPrior, from_free, num_free, principal_frame, to_free,
+    from psyphy_numpyro.core.gauge import (
+        GaugeFixedPrior,
+        from_free,
+        num_free,
+        principal_frame,
+        to_free,
     )
 
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2, extra_embedding_dims=1))
@@ -82,7 +86,7 @@ def test_gauge_fixed_sampling_gives_the_invariant_marginals_of_a_gaussian():
     # |W|^2 a mean of 3.
     from numpyro.infer import MCMC, NUTS
 
-    from psyphy_numpyro.gauge import gauge_fixed_model, to_free
+    from psyphy_numpyro.core.gauge import gauge_fixed_model, to_free
 
     prior = pn.Prior(input_dim=2, basis_degree=0, extra_embedding_dims=0,
                      variance_scale=1.0)

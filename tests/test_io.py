@@ -5,8 +5,9 @@ import csv
 import numpy as np
 import pytest
 
-from psyphy_numpyro.data import ResponseData, TrialData
-from psyphy_numpyro.io import load_responses_csv, save_responses_csv
+from psyphy_numpyro.core.trials import TrialData
+from psyphy_numpyro.data.dataset import ResponseData
+from psyphy_numpyro.data.io import load_responses_csv, save_responses_csv
 
 AWKWARD = np.array([0.1 + 0.2, 1e-300, -1e-300, 5e-324, -0.0, 1 / 3, -2 / 3,
                     np.nextafter(1.0, 0.0), np.nextafter(-1.0, 0.0), 1e300,

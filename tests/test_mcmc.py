@@ -102,10 +102,13 @@ def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
     # Truth: a field drawn from the prior. NUTS (quadrature rule, rotation
     # fixed, 2 chains from the MAP) must hold the true covariance inside its
     # 90% bands at most points, with bands much narrower than the prior's.
-    from psyphy_numpyro.data import TrialData
-    from psyphy_numpyro.gauge import principal_frame
-    from psyphy_numpyro.placement import comparisons_along_directions, reference_points
-    from psyphy_numpyro.tasks import OddityTaskConfig
+    from psyphy_numpyro.core.design import (
+        comparisons_along_directions,
+        reference_points,
+    )
+    from psyphy_numpyro.core.gauge import principal_frame
+    from psyphy_numpyro.core.tasks import OddityTaskConfig
+    from psyphy_numpyro.core.trials import TrialData
 
     config = OddityTaskConfig(estimator="quadrature", quadrature=(4, 2, 4))
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1, extra_embedding_dims=1),
@@ -144,8 +147,8 @@ def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
 
 
 def test_rotated_starts_keep_the_density_and_separate_the_chains():
-    from psyphy_numpyro.gauge import align_embedding
-    from psyphy_numpyro.mcmc import rotated_starts
+    from psyphy_numpyro.core.gauge import align_embedding
+    from psyphy_numpyro.core.infer.mcmc import rotated_starts
 
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2, extra_embedding_dims=1))
     W = model.init_params(jax.random.PRNGKey(0))["W"]

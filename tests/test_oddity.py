@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from psyphy_numpyro.covariance import wishart_sqrt
-from psyphy_numpyro.oddity import (
+from psyphy_numpyro.core.covariance import wishart_sqrt
+from psyphy_numpyro.core.oddity.psyphy_draws import (
     PROB_CLIP,
     oddity_p_correct,
     standard_normal_draws,

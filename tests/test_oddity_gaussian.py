@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.covariance import wishart_sqrt
-from psyphy_numpyro.oddity import oddity_p_correct, standard_normal_draws
-from psyphy_numpyro.oddity_gaussian import (
+from psyphy_numpyro.core.covariance import wishart_sqrt
+from psyphy_numpyro.core.oddity.gaussian_mc import (
     GaussianDraws,
     gaussian_draws,
     gaussian_mc_p_correct,
     whitened_factors,
+)
+from psyphy_numpyro.core.oddity.psyphy_draws import (
+    oddity_p_correct,
+    standard_normal_draws,
 )
 
 H, EPS = 1e-2, 1e-6

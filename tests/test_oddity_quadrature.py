@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.covariance import wishart_sqrt
-from psyphy_numpyro.oddity_gaussian import GaussianDraws, gaussian_mc_p_correct
-from psyphy_numpyro.oddity_quadrature import quadrature_p_correct, quadrature_rule
+from psyphy_numpyro.core.covariance import wishart_sqrt
+from psyphy_numpyro.core.oddity.gaussian_mc import GaussianDraws, gaussian_mc_p_correct
+from psyphy_numpyro.core.oddity.quadrature import quadrature_p_correct, quadrature_rule
 
 EPS = 1e-6
 REF_SAMPLES = 2**20

@@ -10,8 +10,8 @@ import pytest
 from numpyro.infer.util import log_density
 
 import psyphy_numpyro as pn
-from psyphy_numpyro import persist
-from psyphy_numpyro.persist import (
+from psyphy_numpyro.data import fits as persist
+from psyphy_numpyro.data.fits import (
     FORMAT_VERSION,
     FitRecord,
     StoredPosterior,
@@ -120,6 +120,11 @@ def test_map_round_trip_mvp(tmp_path, mvp_model, seed_data):
     assert isinstance(back.params["log_diag"], jax.Array)
     assert back.losses.dtype == fit.losses.dtype and back.losses.shape == (20,)
     np.testing.assert_array_equal(back.losses, fit.losses)
+    # the loss history is per step, so it sits outside sample_stats (per draw)
+    idata = pn.core.idata.import_arviz().from_netcdf(path)
+    assert "sample_stats" not in idata.groups()
+    assert idata.optimization["loss"].dims == ("step",)
+    idata.close()
     assert model_config(back.model) == model_config(mvp_model)
     assert back.model.log_likelihood_from_data(back.params, seed_data) == \
         mvp_model.log_likelihood_from_data(fit.params, seed_data)
@@ -147,10 +152,12 @@ def test_map_round_trip_full_without_losses(tmp_path):
 def nuts_round_trip(tmp_path, post):
     back = load_fit(save_fit(tmp_path / "nuts.nc", post))
     assert isinstance(back, pn.NUTSPosterior)
-    assert_same_arrays(back.mcmc.get_samples(group_by_chain=True),
-                       post.mcmc.get_samples(group_by_chain=True))
-    assert_same_arrays(back.mcmc.get_extra_fields(group_by_chain=True),
-                       post.mcmc.get_extra_fields(group_by_chain=True))
+    assert back.mcmc is None
+    assert_same_arrays(back.draws, post.mcmc.get_samples(group_by_chain=True))
+    extra = post.mcmc.get_extra_fields(group_by_chain=True)
+    assert_same_arrays(back.extra_fields, {name: extra[name] for name in back.extra_fields})
+    assert set(back.extra_fields) == {"diverging", "accept_prob", "num_steps",
+                                      "potential_energy", "energy"}
     assert_same_arrays(back.samples, post.samples)
     assert_same_arrays(back.params, post.params)
     assert_same_arrays(back.trials._asdict(), post.trials._asdict())
@@ -160,8 +167,8 @@ def nuts_round_trip(tmp_path, post):
             assert got.dtype == want.dtype
             np.testing.assert_array_equal(got, want)
     assert back.num_divergences == post.num_divergences
-    assert (back.mcmc.num_chains, back.mcmc.num_samples, back.mcmc.num_warmup) == \
-        (post.mcmc.num_chains, post.mcmc.num_samples, post.mcmc.num_warmup)
+    assert (back.num_chains, back.num_draws) == (post.mcmc.num_chains,
+                                                 post.mcmc.num_samples)
     assert model_config(back.model) == model_config(post.model)
     key = jax.random.PRNGKey(4)
     assert_same_arrays(back.sample(5, key=key), post.sample(5, key=key))
@@ -177,9 +184,17 @@ def nuts_round_trip(tmp_path, post):
 
 
 def test_nuts_round_trip_mvp(tmp_path, mvp_model, seed_data):
-    post = pn.NUTSSampler(num_warmup=20, num_samples=10, num_chains=2,
+    post = pn.NUTSSampler(num_warmup=100, num_samples=10, num_chains=2,
                           progress_bar=False).fit(mvp_model, seed_data)
     back = nuts_round_trip(tmp_path, post)
+    # the file keeps ArviZ's own sample-stat names, as az.from_numpyro gives them
+    az = pn.core.idata.import_arviz()
+    stored = az.from_netcdf(str(tmp_path / "nuts.nc"))
+    direct = az.from_numpyro(post.mcmc)
+    assert set(stored.sample_stats.data_vars) <= set(direct.sample_stats.data_vars)
+    for name in stored.sample_stats.data_vars:
+        np.testing.assert_array_equal(stored.sample_stats[name], direct.sample_stats[name])
+    stored.close()
     # ArviZ conversion of the reloaded run: the stored draws and statistics, and
     # the log-likelihood of each draw
     idata = back.to_inference_data(posterior_predictive=False)
@@ -336,9 +351,9 @@ def test_a_registered_kind_round_trips_in_the_same_layout(tmp_path, monkeypatch,
     assert_same_arrays(back.params, fit.params)
     assert back.scale.dtype == np.int16
     np.testing.assert_array_equal(back.scale, fit.scale)
-    idata = pn.convert.import_arviz().from_netcdf(path)
+    idata = pn.core.idata.import_arviz().from_netcdf(path)
     assert idata.attrs["fit_kind"] == "scaled"
-    assert set(idata.groups()) == {"posterior", "constant_data"}
+    assert set(idata.groups()) == {"posterior", "fit"}
     idata.close()
     with pytest.raises(ValueError, match="already registered"):
         register_fit_format("map", ScaledPoint, write, read)
@@ -346,7 +361,7 @@ def test_a_registered_kind_round_trips_in_the_same_layout(tmp_path, monkeypatch,
 
 # -- errors ------------------------------------------------------------------------
 def test_errors_name_the_problem(tmp_path, mvp_model):
-    az = pn.convert.import_arviz()
+    az = pn.core.idata.import_arviz()
     fit = pn.MAPPosterior({"log_diag": jnp.zeros(2)}, mvp_model)
     with pytest.raises(FileNotFoundError, match="no file"):
         load_fit(tmp_path / "missing.nc")

@@ -6,13 +6,10 @@ import pytest
 from scipy import stats
 from scipy.stats import qmc
 
-from psyphy_numpyro.data import ResponseData, TrialBatch
-from psyphy_numpyro.placement import (
-    GridPlacement,
-    SobolPlacement,
-    comparisons_along_directions,
-    reference_points,
-)
+from psyphy_numpyro.core.design import comparisons_along_directions, reference_points
+from psyphy_numpyro.data.dataset import ResponseData, TrialBatch
+from psyphy_numpyro.trial_placement.grid import GridPlacement
+from psyphy_numpyro.trial_placement.sobol import SobolPlacement
 
 # --- GridPlacement ------------------------------------------------------------
 

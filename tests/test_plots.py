@@ -8,12 +8,8 @@ import numpy as np
 import pytest
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.plots import (
-    auto_scale,
-    ellipse_segments,
-    plot_ellipse_field,
-    plot_ellipses,
-)
+from psyphy_numpyro.viz.ellipses import plot_ellipse_field, plot_ellipses
+from psyphy_numpyro.viz.geometry import auto_scale, ellipse_segments
 
 matplotlib.use("Agg")
 

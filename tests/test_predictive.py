@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.predictive import (
+from psyphy_numpyro.core.readouts import fit_ellipse, threshold_contour
+from psyphy_numpyro.posterior.predictive_posterior import (
     PredictivePosterior,
     ThresholdConfig,
     WPPMPredictivePosterior,
 )
-from psyphy_numpyro.readouts import fit_ellipse, threshold_contour
 
 psyphy_model = pytest.importorskip("psyphy.model")
 psyphy_posterior = pytest.importorskip("psyphy.posterior")

@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import brentq
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.readouts import (
+from psyphy_numpyro.core.readouts import (
     covariance_field,
     find_thresholds,
     fit_ellipse,

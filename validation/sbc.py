@@ -71,9 +71,9 @@ from numpyro.infer import MCMC, NUTS, init_to_sample
 from scipy import stats
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.placement import comparisons_along_directions, reference_points
-from psyphy_numpyro.readouts import Contour, contour_band, covariance_field
-from psyphy_numpyro.tasks import OddityTaskConfig
+from psyphy_numpyro.core.design import comparisons_along_directions, reference_points
+from psyphy_numpyro.core.readouts import Contour, contour_band, covariance_field
+from psyphy_numpyro.core.tasks import OddityTaskConfig
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 

@@ -1,0 +1,256 @@
+"""MAP estimation: SVI with an ``AutoDelta`` guide, driven by optax.
+
+:func:`fit_map` is the functional core; :class:`MAPOptimizer` is psyphy's
+interface over it. The SVI loop runs as ``lax.scan`` chunks inside one
+compiled function, with a tqdm progress bar advanced between chunks.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from numpyro.infer import SVI, Trace_ELBO
+from numpyro.infer.autoguide import AutoDelta
+from numpyro.infer.initialization import init_to_sample, init_to_value
+from numpyro.infer.svi import SVIState
+from tqdm.auto import tqdm
+
+from psyphy_numpyro.core import checks as check
+
+
+class MAPResult(NamedTuple):
+    """Result of :func:`fit_map`.
+
+    Attributes
+    ----------
+    params
+        MAP estimate per sample site (constrained space), from ``guide.median``.
+    losses
+        SVI loss (negative log joint) at every step, before that step's update.
+    svi_state
+        Final SVI state, e.g. to resume.
+    num_steps_run
+        Steps taken; fewer than asked when a loss became non-finite.
+    num_clipped_steps
+        Steps whose gradient norm exceeded the bound of a
+        :func:`clip_and_count` transformation in the optimizer (None without one).
+    """
+
+    params: dict
+    losses: np.ndarray
+    svi_state: SVIState
+    num_steps_run: int
+    num_clipped_steps: int | None = None
+
+
+class ClipCountState(NamedTuple):
+    """State of :func:`clip_and_count`: steps clipped so far."""
+
+    count: jax.Array
+
+
+def clip_and_count(max_norm: float) -> optax.GradientTransformation:
+    """``optax.clip_by_global_norm`` that also counts the steps it clipped.
+
+    :func:`fit_map` reports the count as ``MAPResult.num_clipped_steps``.
+    """
+    max_norm = check.positive("max_grad_norm", max_norm)
+    clip = optax.clip_by_global_norm(max_norm)
+
+    def init(params):
+        del params
+        return ClipCountState(jnp.zeros((), jnp.int32))
+
+    def update(updates, state, params=None):
+        clipped = optax.tree.norm(updates) > max_norm
+        updates, _ = clip.update(updates, optax.EmptyState(), params)
+        return updates, ClipCountState(state.count + clipped.astype(jnp.int32))
+
+    return optax.GradientTransformation(init, update)
+
+
+@lru_cache(maxsize=32)
+def sgd_with_momentum(learning_rate: float, momentum: float) -> optax.GradientTransformation:
+    """The default optimizer, cached so repeated fits reuse compiled code."""
+    return optax.sgd(learning_rate, momentum=momentum or None)
+
+
+@lru_cache(maxsize=32)
+def clip_then(max_grad_norm: float, base: optax.GradientTransformation):
+    """``base`` after :func:`clip_and_count`, cached like :func:`sgd_with_momentum`."""
+    return optax.chain(clip_and_count(max_grad_norm), base)
+
+
+class _Runner(NamedTuple):
+    init: Callable
+    run_chunk: Callable
+    svi: SVI
+
+
+_RUNNERS: OrderedDict = OrderedDict()
+_MAX_RUNNERS = 16
+
+
+def _runner(model, optimizer, chunk: int, signature) -> _Runner:
+    """Compiled SVI init and update loop, cached per model, optimizer and shapes.
+
+    A second fit with the same model object, optimizer object and data shapes
+    reuses the compiled code (no recompilation between fits).
+    """
+    key = (model, optimizer, chunk, signature)
+    if key in _RUNNERS:
+        _RUNNERS.move_to_end(key)
+        return _RUNNERS[key]
+    guide = AutoDelta(model, init_loc_fn=init_to_sample)
+    svi = SVI(model, guide, optimizer, loss=Trace_ELBO())
+
+    @jax.jit
+    def init(rng_key, args, kwargs, init_values):
+        # starting values are traced arguments, so they do not recompile
+        init_fn = init_to_sample if init_values is None else init_to_value(values=init_values)
+        start = SVI(model, AutoDelta(model, init_loc_fn=init_fn), optimizer, Trace_ELBO())
+        state = start.init(rng_key, *args, **kwargs)
+        # the cached SVI runs the updates: give it the same constraint map
+        svi.constrain_fn = start.constrain_fn
+        return state
+
+    @jax.jit
+    def run_chunk(state, steps_left, args, kwargs):
+        # Steps past `steps_left`, and all steps after a non-finite loss or
+        # update, leave the state unchanged; `taken` counts the steps run.
+        def body(carry, i):
+            state, healthy, taken = carry
+            new_state, loss = svi.update(state, *args, **kwargs)
+            active = healthy & (i < steps_left)
+            finite = jnp.isfinite(loss) & _all_finite(svi.get_params(new_state))
+            keep = active & finite
+            state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new_state, state)
+            return (state, healthy & (finite | ~active), taken + active), loss
+
+        carry = (state, jnp.array(True), jnp.array(0))
+        (state, healthy, taken), losses = jax.lax.scan(body, carry, jnp.arange(chunk))
+        return state, healthy, taken, losses
+
+    runner = _Runner(init, run_chunk, svi)
+    _RUNNERS[key] = runner
+    if len(_RUNNERS) > _MAX_RUNNERS:
+        _RUNNERS.popitem(last=False)
+    return runner
+
+
+def _signature(tree) -> tuple:
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple((np.shape(x), np.result_type(x)) for x in leaves)
+
+
+def fit_map(
+    rng_key: jax.Array,
+    model: Callable[..., None],
+    *model_args: Any,
+    num_steps: int,
+    optimizer: optax.GradientTransformation | None = None,
+    learning_rate: float = 1e-2,
+    momentum: float = 0.9,
+    init_params: dict | None = None,
+    progress_bar: bool = True,
+    progress_every: int | None = None,
+    **model_kwargs: Any,
+) -> MAPResult:
+    """Maximise a NumPyro model's log joint by SVI with ``AutoDelta``.
+
+    The compiled SVI loop is cached: fitting the same model object with the
+    same optimizer object and data shapes again does not recompile.
+
+    Parameters
+    ----------
+    rng_key
+        Key for SVI (initial values when ``init_params`` is None, and any
+        randomness inside the model).
+    model
+        A NumPyro model; ``model_args``/``model_kwargs`` are passed to it.
+    num_steps
+        Number of optimiser steps.
+    optimizer
+        Any optax transformation; by default ``optax.sgd(learning_rate,
+        momentum=momentum)``.
+    init_params
+        Starting values per site; otherwise a draw from the prior.
+    progress_bar
+        Show a tqdm bar.
+    progress_every
+        Steps run per compiled call, between progress-bar updates (default: a
+        twentieth of ``num_steps``, at most 50).
+
+    Returns
+    -------
+    MAPResult
+    """
+    num_steps = check.positive_int("num_steps", num_steps)
+    if optimizer is None:
+        optimizer = sgd_with_momentum(
+            check.positive("learning_rate", learning_rate),
+            check.unit_interval("momentum", momentum),
+        )
+    elif not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            "optimizer must be an optax.GradientTransformation, got "
+            f"{type(optimizer).__name__}."
+        )
+    if progress_every is None:
+        chunk = min(50, max(1, math.ceil(num_steps / 20)))
+    else:
+        chunk = min(check.positive_int("progress_every", progress_every), num_steps)
+    runner = _runner(model, optimizer, chunk, _signature((model_args, model_kwargs)))
+
+    state = runner.init(rng_key, model_args, model_kwargs, init_params)
+    losses = []
+    done = 0
+    with _progress(num_steps, progress_bar) as bar:
+        while done < num_steps:
+            state, healthy, taken, chunk_losses = runner.run_chunk(
+                state, num_steps - done, model_args, model_kwargs
+            )
+            taken = int(taken)
+            losses.append(np.asarray(chunk_losses)[:taken])
+            done += taken
+            bar.update(taken)
+            if not bool(healthy):
+                warnings.warn(
+                    f"MAP fit stopped at step {done - 1}: the loss or the parameters "
+                    "became non-finite. The last finite parameters are returned; "
+                    "try a smaller learning_rate.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                break
+            bar.set_postfix(loss=f"{losses[-1][-1]:.4g}")
+    params = runner.svi.guide.median(runner.svi.get_params(state))
+    return MAPResult(params, np.concatenate(losses), state, done, _clipped(state))
+
+
+def _clipped(state: SVIState) -> int | None:
+    counts = [
+        leaf.count
+        for leaf in jax.tree.leaves(
+            state.optim_state, is_leaf=lambda x: isinstance(x, ClipCountState)
+        )
+        if isinstance(leaf, ClipCountState)
+    ]
+    return int(sum(counts)) if counts else None
+
+
+def _all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def _progress(total: int, enabled: bool) -> tqdm:
+    return tqdm(total=total, desc="MAP (SVI)", leave=False, disable=not enabled)

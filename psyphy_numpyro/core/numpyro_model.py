@@ -1,0 +1,89 @@
+r"""The WPPM as a NumPyro program over a :class:`~psyphy_numpyro.core.spec.WPPMSpec`.
+
+:func:`wppm_model` is a plain NumPyro model: a Gaussian prior on the
+parameters (site ``log_diag`` for the MVP, ``W`` for the full WPPM) and a
+Bernoulli likelihood over a plate named ``trial`` (site ``y``). Any NumPyro
+inference runs on it: ``Predictive``, ``SVI`` with any guide, ``MCMC``.
+
+- MVP: :math:`\Sigma = \operatorname{diag}(e^{\text{log\_diag}})` everywhere;
+  the discriminability :math:`d = \sqrt{\delta^T(\Sigma + \epsilon I)^{-1}
+  \delta}` of probe - ref is mapped to p(correct) by the task's ``tanh`` rule.
+- Full WPPM: :math:`\Sigma(x) = U(x) U(x)^T + \epsilon I` with
+  :math:`U(x) = \sum_{ij} W_{ij} \phi_{ij}(x)` over a Chebyshev basis, and
+  p(correct) from the Monte Carlo oddity rule. Its standard draws come from
+  the ``noise`` argument when given (fixed draws: a deterministic density, as
+  NUTS needs) and otherwise from ``numpyro.prng_key()`` (fresh draws each
+  SVI step).
+
+References
+----------
+Hong, F. et al. (2025). Comprehensive characterization of human color
+discrimination thresholds. eLife RP108943.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpyro
+import numpyro.distributions as dist
+
+if TYPE_CHECKING:
+    from psyphy_numpyro.core.spec import Params, WPPMSpec
+
+__all__ = ["observe_trials", "wppm_model"]
+
+
+def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, noise=None) -> None:
+    """NumPyro model of a discrimination experiment.
+
+    Parameters
+    ----------
+    ref, probe
+        Reference and comparison stimuli, shape ``(N, input_dim)``.
+    responses
+        Observed answers (1 correct, 0 wrong), shape ``(N,)``; ``None`` to
+        simulate them.
+    spec
+        The model's :class:`~psyphy_numpyro.core.spec.WPPMSpec` (``model.spec``).
+    noise
+        Full WPPM only: fixed standard draws (:meth:`WPPM.draw_noise`); when
+        None they are drawn from ``numpyro.prng_key()``.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from numpyro.infer import Predictive
+    >>> from psyphy_numpyro import WPPM, OddityTask, Prior
+    >>> wppm = WPPM(input_dim=2, prior=Prior.default(2), task=OddityTask())
+    >>> ref = jnp.zeros((5, 2)); probe = ref + 0.1
+    >>> draws = Predictive(wppm.numpyro_model, num_samples=3)(
+    ...     jax.random.PRNGKey(0), ref, probe)
+    >>> draws["log_diag"].shape, draws["y"].shape
+    ((3, 2), (3, 5))
+    """
+    prior = spec.prior
+    value = numpyro.sample(
+        prior.site, prior.distribution(), infer={"event_dims": prior.event_dims}
+    )
+    observe_trials(spec, {prior.site: value}, ref, probe, responses, noise)
+
+
+def observe_trials(spec: WPPMSpec, params: Params, ref, probe, responses=None,
+                   noise=None) -> None:
+    """The likelihood part of :func:`wppm_model`: site ``y`` over plate ``trial``.
+
+    Shared by every NumPyro model of the WPPM (see
+    :func:`psyphy_numpyro.gauge.gauge_fixed_model`).
+    """
+    if spec.needs_draws and noise is None:
+        key = numpyro.prng_key()
+        if key is None:
+            raise ValueError(
+                "the full WPPM needs Monte Carlo draws: run it under a seed "
+                "(SVI, Predictive) or pass noise=model.draw_noise(key, N) (NUTS)."
+            )
+        noise = spec.draw_noise(key, ref.shape[0])
+    logits = spec.trial_logits(params, ref, probe, noise=noise)
+    with numpyro.plate("trial", ref.shape[0]):
+        numpyro.sample("y", dist.Bernoulli(logits=logits), obs=responses)

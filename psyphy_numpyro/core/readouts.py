@@ -1,0 +1,550 @@
+r"""Threshold contours, threshold ellipses and covariance fields of a fitted model.
+
+For a reference :math:`x` and a unit direction :math:`u`, the threshold is
+the distance :math:`t` at which p(correct) of the pair :math:`(x, x + t u)`
+reaches the criterion.
+
+- MVP: the task gives the discriminability :math:`d^*` at the criterion, and
+  the contour is exact,
+
+  .. math:: t(u) = d^* / \sqrt{u^T (\Sigma + \epsilon I)^{-1} u},
+
+  the ellipse :math:`\delta^T (\Sigma+\epsilon I)^{-1} \delta = {d^*}^2`.
+- Full WPPM: p(correct) is the Monte Carlo oddity rule. With one set of
+  standard draws shared by every evaluation (common random numbers) it is a
+  smooth, deterministic function of :math:`t`, and :func:`find_thresholds`
+  solves p(correct) = criterion along every direction at once with a
+  bracketed root finder of fixed cost. The search stays inside the
+  Chebyshev domain :math:`[-1, 1]^2`, where the field is defined; a direction
+  whose p(correct) does not reach the criterion before the domain's edge has
+  radius ``inf`` and ``reached`` False.
+
+The contour of the full WPPM is not exactly an ellipse where :math:`\Sigma(x)`
+changes over the threshold distance; :func:`fit_ellipse` fits the threshold
+covariance by least squares and reports its worst miss against the contour.
+
+References
+----------
+Hong, F. et al. (2025). Comprehensive characterization of human color
+discrimination thresholds. eLife RP108943.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.covariance import mahalanobis
+from psyphy_numpyro.core.intervals import central_interval
+from psyphy_numpyro.core.keys import default_mc_key
+from psyphy_numpyro.core.oddity.psyphy_draws import PROB_CLIP
+
+_MVP_NUM_ANGLES = 180
+_FULL_NUM_ANGLES = 64
+_DRAW_BUDGET = 2**20  # draws x refs x angles x MC samples per batch of draws
+
+
+class Contour(NamedTuple):
+    """Threshold distance per direction: ``radii`` of shape ``(..., num_angles)``.
+
+    ``reached`` (same shape as ``radii``) is False where p(correct) never
+    reaches the criterion inside the stimulus domain; the radius there is
+    ``inf``. ``ref`` holds the reference(s) of a numerical contour, shape
+    ``(2,)`` or ``(num_refs, 2)``; it is None for the MVP, whose contour is the
+    same everywhere.
+    """
+
+    angles: np.ndarray
+    radii: np.ndarray
+    criterion: float
+    reached: np.ndarray | None = None
+    ref: np.ndarray | None = None
+
+    def xy(self, ref: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Cartesian points of the contour around ``ref`` (closed curve).
+
+        ``ref`` defaults to the contour's own reference(s), else (0, 0). With
+        several references (shape ``(num_refs, 2)``) the points have shape
+        ``(..., num_refs, num_angles + 1)``. Unreached directions give ``inf``.
+        """
+        if ref is None:
+            ref = (0.0, 0.0) if self.ref is None else self.ref
+        ref = np.asarray(ref, dtype=float)
+        a = np.append(self.angles, self.angles[0])
+        r = np.concatenate([self.radii, self.radii[..., :1]], axis=-1)
+        return ref[..., 0, None] + r * np.cos(a), ref[..., 1, None] + r * np.sin(a)
+
+
+class ContourBand(NamedTuple):
+    """Pointwise credible band of the threshold in each direction.
+
+    ``reached`` is the fraction of draws whose p(correct) reaches the
+    criterion in each direction (None when not computed); a band bound is
+    ``inf`` where too few draws reach it.
+    """
+
+    angles: np.ndarray
+    lower: np.ndarray
+    median: np.ndarray
+    upper: np.ndarray
+    prob: float
+    reached: np.ndarray | None = None
+
+
+class EllipseFit(NamedTuple):
+    """Threshold ellipse fitted to a contour (see :func:`fit_ellipse`).
+
+    Attributes
+    ----------
+    cov
+        Threshold covariance :math:`S`, shape ``(..., 2, 2)``: the ellipse is
+        :math:`\\delta^T S^{-1} \\delta = 1`. NaN where ``valid`` is False.
+    radii
+        The ellipse's distance along each of the contour's directions,
+        shape ``(..., num_angles)``; NaN where ``valid`` is False.
+    max_rel_error
+        Worst relative miss :math:`\\max_u |t_S(u) - t(u)| / t(u)` over the
+        reached directions, shape ``(...)``; NaN where ``valid`` is False.
+    valid
+        False where fewer than 3 directions reached the criterion or the
+        fitted :math:`S^{-1}` is not positive definite.
+    """
+
+    cov: np.ndarray
+    radii: np.ndarray
+    max_rel_error: np.ndarray
+    valid: np.ndarray
+
+
+# -- closed form (MVP) ----------------------------------------------------------
+def _mvp_contour(model: Any, params: dict, criterion: float | None,
+                 num_angles: int) -> Contour:
+    task = model.task
+    criterion = task.default_criterion if criterion is None else criterion
+    check.open_unit_interval("criterion", criterion)
+    if not criterion > task.floor:
+        raise ValueError(
+            f"criterion must exceed the task's p(correct) at zero discriminability "
+            f"({task.floor:.4g}), got {criterion!r}."
+        )
+    angles = np.linspace(0.0, 2 * np.pi, num_angles, endpoint=False)
+    u = jnp.stack([jnp.cos(angles), jnp.sin(angles)], -1)
+    d_star = task.discriminability(criterion)
+
+    def radii(p):
+        cov = model.local_covariance(p)
+        return d_star / mahalanobis(cov, u, model.diag_term)
+
+    log_diag = jnp.asarray(params[model.prior.site])
+    fn = jax.vmap(radii) if log_diag.ndim == 2 else radii
+    r = np.asarray(fn({model.prior.site: log_diag}))
+    return Contour(angles, r, float(criterion), np.ones(r.shape, dtype=bool))
+
+
+# -- numerical (full WPPM) ------------------------------------------------------
+def find_thresholds(
+    p_fn: Callable[[jnp.ndarray], jnp.ndarray],
+    t_max: jnp.ndarray,
+    criterion: float,
+    *,
+    num_grid: int = 16,
+    num_bisect: int = 10,
+    num_refine: int = 6,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Smallest distance at which ``p_fn`` reaches ``criterion``, for a batch.
+
+    A vectorised bracketed root finder of fixed cost, usable inside ``jit``
+    and ``vmap``. It scans ``[0, t_max]`` on ``num_grid`` equal steps for the
+    first crossing, halves that bracket ``num_bisect`` times, then refines it
+    with ``num_refine`` Illinois (modified regula falsi) steps, and returns
+    the secant root of the final bracket. ``p_fn`` is called
+    ``num_grid + num_bisect + num_refine + 1`` times.
+
+    Parameters
+    ----------
+    p_fn
+        Maps distances of shape ``t_max.shape`` to p(correct) of that shape,
+        elementwise (e.g. one reference-direction pair per element).
+        It should be deterministic (fixed Monte Carlo draws).
+    t_max
+        Upper end of each search bracket (e.g. the distance to the domain's
+        edge), shape ``(...)``.
+    criterion
+        Target p(correct).
+    num_grid, num_bisect, num_refine
+        Iteration counts (static).
+
+    Returns
+    -------
+    radii : jnp.ndarray
+        Distances, shape ``t_max.shape``; ``inf`` where not reached.
+    reached : jnp.ndarray
+        Boolean, False where ``p_fn`` stays below ``criterion`` on the grid
+        up to ``t_max``.
+
+    Examples
+    --------
+    >>> p_fn = lambda t: 1 / 3 + (2 / 3) * jnp.tanh(t / jnp.array([0.1, 1.0]))
+    >>> radii, reached = find_thresholds(p_fn, jnp.array([1.0, 0.2]), 2 / 3)
+    >>> [round(float(r), 4) for r in radii], reached.tolist()
+    ([0.0549, inf], [True, False])
+    """
+    t_max = jnp.asarray(t_max)
+    t_max = t_max.astype(jnp.result_type(t_max.dtype, jnp.float32))
+
+    def f(t):
+        return p_fn(t) - criterion
+
+    zero = jnp.zeros_like(t_max)
+    f0 = f(zero)
+    found0 = f0 >= 0
+    hi0, fhi0 = jnp.where(found0, zero, t_max), jnp.where(found0, f0, 0.0)
+    init = (found0, zero, f0, hi0, fhi0)
+
+    def scan_step(carry, k):
+        found, lo, flo, hi, fhi = carry
+        t = t_max * (k / num_grid)
+        ft = f(t)
+        new = ~found & (ft >= 0)
+        below = ~found & ~new
+        lo, flo = jnp.where(below, t, lo), jnp.where(below, ft, flo)
+        hi, fhi = jnp.where(new, t, hi), jnp.where(new, ft, fhi)
+        return (found | new, lo, flo, hi, fhi), None
+
+    steps = jnp.arange(1, num_grid + 1, dtype=t_max.dtype)
+    (reached, lo, flo, hi, fhi), _ = jax.lax.scan(scan_step, init, steps)
+
+    def bisect(_, carry):
+        lo, flo, hi, fhi = carry
+        mid = 0.5 * (lo + hi)
+        fm = f(mid)
+        up = fm >= 0
+        return (jnp.where(up, lo, mid), jnp.where(up, flo, fm),
+                jnp.where(up, mid, hi), jnp.where(up, fm, fhi))
+
+    lo, flo, hi, fhi = jax.lax.fori_loop(0, num_bisect, bisect, (lo, flo, hi, fhi))
+
+    def secant(lo, flo, hi, fhi):
+        denom = fhi - flo
+        ok = denom > 0
+        c = lo - flo * (hi - lo) / jnp.where(ok, denom, 1.0)
+        return jnp.clip(jnp.where(ok, c, 0.5 * (lo + hi)), lo, hi)
+
+    def illinois(_, carry):
+        lo, flo, hi, fhi, wlo, whi, last = carry
+        c = secant(lo, wlo * flo, hi, whi * fhi)
+        fc = f(c)
+        down = fc < 0  # c replaces the lower end
+        # halve the weight of an end that survives twice in a row
+        whi = jnp.where(down, jnp.where(last < 0, 0.5 * whi, whi), 1.0)
+        wlo = jnp.where(down, 1.0, jnp.where(last > 0, 0.5 * wlo, wlo))
+        return (jnp.where(down, c, lo), jnp.where(down, fc, flo),
+                jnp.where(down, hi, c), jnp.where(down, fhi, fc),
+                wlo, whi, jnp.where(down, -1, 1))
+
+    ones = jnp.ones_like(t_max)
+    start = (lo, flo, hi, fhi, ones, ones, jnp.zeros(t_max.shape, jnp.int32))
+    lo, flo, hi, fhi, *_ = jax.lax.fori_loop(0, num_refine, illinois, start)
+    radii = jnp.where(reached, secant(lo, flo, hi, fhi), jnp.inf)
+    return radii, reached
+
+
+def _distance_to_edge(refs: jnp.ndarray, u: jnp.ndarray) -> jnp.ndarray:
+    """Largest ``t`` keeping ``ref + t u`` in ``[-1, 1]^d``: shape ``(R, A)``."""
+    x, v = refs[:, None, :], u[None, :, :]
+    safe = jnp.where(v == 0, 1.0, v)
+    t = jnp.where(v == 0, jnp.inf, (jnp.sign(v) - x) / safe)
+    return jnp.maximum(jnp.min(t, axis=-1), 0.0)
+
+
+def _numerical_radii(model, W, refs, u, noise, criterion, *, stacked, batch_size):
+    t_max = _distance_to_edge(refs, u)
+    x = refs[:, None, :]
+
+    def one(w):
+        params = {model.prior.site: w}
+
+        def p_fn(t):
+            return model.p_correct(params, x, x + t[..., None] * u, noise)
+
+        return find_thresholds(p_fn, t_max, criterion)
+
+    if stacked:
+        return jax.lax.map(one, W, batch_size=batch_size)
+    return one(W)
+
+
+_numerical_radii_jit = jax.jit(
+    _numerical_radii, static_argnames=("model", "stacked", "batch_size")
+)
+
+
+def _check_criterion_full(task: Any, criterion: float | None) -> float:
+    if criterion is None:
+        return 0.5 * (task.chance + 1.0)
+    check.open_unit_interval("criterion", criterion)
+    if not task.chance < criterion < 1.0 - PROB_CLIP:
+        raise ValueError(
+            f"criterion must lie between the oddity task's chance level "
+            f"({task.chance:.4g}) and 1, got {criterion!r}."
+        )
+    return float(criterion)
+
+
+def _check_refs(ref: Any) -> np.ndarray:
+    if ref is None:
+        raise ValueError(
+            "the full WPPM's covariance changes over the stimulus space, so its "
+            "threshold contour needs a reference: pass ref=(x, y) or ref of shape "
+            "(num_refs, 2), e.g. ref=reference_grid(5)."
+        )
+    ref = check.finite_array("ref", ref)
+    if ref.ndim not in (1, 2) or ref.shape[-1] != 2:
+        raise ValueError(f"ref must have shape (2,) or (num_refs, 2), got {ref.shape}.")
+    if np.any(np.abs(ref) > 1.0):
+        raise ValueError(
+            "ref must lie in the Chebyshev domain [-1, 1]^2 of the full WPPM; found "
+            f"values from {ref.min():.4g} to {ref.max():.4g}."
+        )
+    return ref
+
+
+def is_stack(model: Any, params: dict) -> bool:
+    site = model.prior.site
+    if site not in params:
+        raise ValueError(f"params must hold {site!r}, got keys {sorted(params)}.")
+    ndim, base = np.ndim(params[site]), len(model.prior.shape)
+    if ndim not in (base, base + 1):
+        raise ValueError(
+            f"params[{site!r}] must have shape {model.prior.shape} or "
+            f"(num_draws, *{model.prior.shape}), got {np.shape(params[site])}."
+        )
+    return ndim == base + 1
+
+
+def _full_contour(model, params, ref, criterion, num_angles, key, num_samples):
+    criterion = _check_criterion_full(model.task, criterion)
+    refs = _check_refs(ref)
+    stacked = is_stack(model, params)
+    key = default_mc_key(model, key)
+    if num_samples is None:
+        num_samples = model.task.config.num_samples
+    num_samples = check.positive_int("num_samples", num_samples)
+    noise = model.draw_noise(key, None, num_samples)
+    angles = np.linspace(0.0, 2 * np.pi, num_angles, endpoint=False)
+    u = jnp.stack([jnp.cos(angles), jnp.sin(angles)], -1)
+    batch_refs = jnp.asarray(np.atleast_2d(refs), dtype=u.dtype)
+    W = jnp.asarray(params[model.prior.site])
+    per_draw = batch_refs.shape[0] * num_angles * num_samples
+    batch_size = max(1, min(W.shape[0] if stacked else 1, _DRAW_BUDGET // per_draw))
+    radii, reached = _numerical_radii_jit(
+        model, W, batch_refs, u, noise, criterion, stacked=stacked,
+        batch_size=batch_size,
+    )
+    radii, reached = np.asarray(radii), np.asarray(reached)
+    if refs.ndim == 1:
+        radii, reached = radii[..., 0, :], reached[..., 0, :]
+    return Contour(angles, radii, criterion, reached, refs)
+
+
+def threshold_contour(
+    model: Any,
+    params: dict,
+    *,
+    ref: Any = None,
+    criterion: float | None = None,
+    num_angles: int | None = None,
+    key: jax.Array | None = None,
+    num_samples: int | None = None,
+) -> Contour:
+    """Threshold distance along ``num_angles`` directions in the plane.
+
+    The MVP's contour is the closed form (the same at every reference, so
+    ``ref`` is ignored). The full WPPM's is found numerically at each
+    reference by :func:`find_thresholds` on the Monte Carlo p(correct) with
+    one fixed set of standard draws, inside one compiled call over draws,
+    references and directions.
+
+    Parameters
+    ----------
+    model
+        A WPPM with ``input_dim=2``.
+    params
+        One parameter set, or a stack of them (leading axis: draws).
+    ref
+        Full WPPM: reference, shape ``(2,)``, or references ``(num_refs, 2)``,
+        in ``[-1, 1]^2`` (required). Ignored for the MVP.
+    criterion
+        p(correct) that defines the threshold. Default: the MVP task's
+        ``default_criterion``; 2/3 (half-way from chance, 1/3, to 1) for the
+        full WPPM's oddity rule.
+    num_angles
+        Directions, evenly spaced on [0, 2 pi); default 180 (MVP), 64 (full).
+    key
+        Full WPPM: key of the fixed Monte Carlo draws; default
+        ``PRNGKey(task.config.default_key_seed)``.
+    num_samples
+        Full WPPM: Monte Carlo samples; default ``task.config.num_samples``.
+
+    Returns
+    -------
+    Contour
+        ``radii`` and ``reached`` of shape ``([num_draws,] [num_refs,]
+        num_angles)``; ``inf`` radius where the criterion is not reached
+        before the domain's edge.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from psyphy_numpyro import WPPM, Prior
+    >>> model = WPPM(Prior(input_dim=2, basis_degree=2))
+    >>> params = model.init_params(jax.random.PRNGKey(0))
+    >>> c = threshold_contour(model, params, ref=[[0.0, 0.0], [0.5, 0.5]],
+    ...                       num_angles=16, num_samples=200)
+    >>> c.radii.shape, c.criterion
+    ((2, 16), 0.6666666666666666)
+    """
+    if model.input_dim != 2:
+        raise ValueError(f"threshold contours need input_dim=2, got {model.input_dim}.")
+    if num_angles is None:
+        num_angles = _MVP_NUM_ANGLES if model.is_mvp else _FULL_NUM_ANGLES
+    num_angles = check.positive_int("num_angles", num_angles, minimum=3)
+    if model.is_mvp:
+        return _mvp_contour(model, params, criterion, num_angles)
+    return _full_contour(model, params, ref, criterion, num_angles, key, num_samples)
+
+
+# -- bands, ellipses, fields --------------------------------------------------------
+def contour_band(contour: Contour, prob: float = 0.9) -> ContourBand:
+    """Pointwise central ``prob`` band of a stack of contours (posterior draws).
+
+    Works for the closed-form and the numerical contours, at one reference
+    (``radii`` of shape ``(num_draws, num_angles)``) or several (``(num_draws,
+    num_refs, num_angles)``). Unreached directions count as infinitely far.
+    """
+    check.open_unit_interval("prob", prob)
+    base = 2 if contour.ref is not None and np.ndim(contour.ref) == 2 else 1
+    if contour.radii.ndim != base + 1:
+        raise ValueError("contour_band needs a stack of contours (one per draw).")
+    lo, med, hi = central_interval(contour.radii, prob)
+    reached = None if contour.reached is None else np.mean(contour.reached, axis=0)
+    return ContourBand(contour.angles, lo, med, hi, prob, reached)
+
+
+def fit_ellipse(contour: Contour, *, weighting: str = "relative") -> EllipseFit:
+    r"""Least-squares threshold ellipse of each contour.
+
+    Fits the symmetric :math:`A = S^{-1}` to :math:`u^T A u = 1 / t(u)^2`
+    over the reached directions (linear in the three entries of :math:`A`),
+    and reports how far the ellipse's radii are from the contour's. For the
+    MVP the fit is exact, :math:`S = {d^*}^2 (\Sigma + \epsilon I)`; for the
+    full WPPM the contour is not an ellipse and ``max_rel_error`` says by how
+    much.
+
+    Parameters
+    ----------
+    contour
+        From :func:`threshold_contour`; any leading shape.
+    weighting
+        ``"relative"`` (default) minimises :math:`\sum_u (t(u)^2 u^T A u -
+        1)^2`, about twice the relative radius miss in each direction, so
+        every direction counts alike and float32 keeps its precision on
+        elongated ellipses. ``"uniform"`` minimises :math:`\sum_u (u^T A u -
+        t(u)^{-2})^2`, psyphy's readout, which the shortest radii dominate.
+
+    Returns
+    -------
+    EllipseFit
+        ``cov`` of shape ``(..., 2, 2)``, ``radii`` like ``contour.radii``,
+        ``max_rel_error`` and ``valid`` of shape ``(...)``.
+    """
+    if weighting not in ("relative", "uniform"):
+        raise ValueError(
+            f"weighting must be 'relative' or 'uniform', got {weighting!r}."
+        )
+    radii = jnp.asarray(contour.radii)
+    reached = (jnp.ones(radii.shape, bool) if contour.reached is None
+               else jnp.asarray(contour.reached))
+    angles = jnp.asarray(contour.angles, dtype=radii.dtype)
+    fit = _fit_ellipse(radii, reached, angles, relative=weighting == "relative")
+    return EllipseFit(*(np.asarray(x) for x in fit))
+
+
+@partial(jax.jit, static_argnames="relative")
+def _fit_ellipse(radii, reached, angles, *, relative):
+    reached = reached & jnp.isfinite(radii) & (radii > 0)
+    c, s = jnp.cos(angles), jnp.sin(angles)
+    X = jnp.stack([c * c, 2.0 * c * s, s * s], axis=-1)  # (A, 3)
+    r2 = jnp.where(reached, radii, 1.0) ** 2
+    # rows u^T A u = 1 / r^2; "relative" multiplies each row by r^2
+    w = jnp.where(reached, r2 * r2 if relative else 1.0, 0.0)
+    w = w / jnp.maximum(jnp.max(w, axis=-1, keepdims=True), jnp.finfo(w.dtype).tiny)
+    y = 1.0 / r2
+    enough = jnp.sum(reached, axis=-1) >= 3
+    gram = jnp.einsum("ai,...a,aj->...ij", X, w, X)
+    gram = jnp.where(enough[..., None, None], gram, jnp.eye(3, dtype=gram.dtype))
+    coef = jnp.linalg.solve(gram, jnp.einsum("ai,...a->...i", X, w * y)[..., None])
+    a11, a12, a22 = coef[..., 0, 0], coef[..., 1, 0], coef[..., 2, 0]
+    det = a11 * a22 - a12 * a12
+    valid = enough & (a11 > 0) & (det > 0)
+    cov = jnp.stack([jnp.stack([a22, -a12], -1), jnp.stack([-a12, a11], -1)], -2)
+    cov = jnp.where(valid[..., None, None], cov / det[..., None, None], jnp.nan)
+    quad = jnp.einsum("ai,...i->...a", X, jnp.stack([a11, a12, a22], -1))
+    fitted = jnp.where(valid[..., None], 1.0 / jnp.sqrt(jnp.abs(quad)), jnp.nan)
+    miss = jnp.where(reached, jnp.abs(fitted - radii) / jnp.where(reached, radii, 1.0),
+                     0.0)
+    worst = jnp.where(valid, jnp.max(miss, axis=-1), jnp.nan)
+    return cov, fitted, worst, valid
+
+
+def covariance_field(model: Any, params: dict, points: Any) -> np.ndarray:
+    r"""Covariance :math:`\Sigma(x)` at each point, for one params set or a stack.
+
+    Parameters
+    ----------
+    model
+        A WPPM (MVP: the constant covariance, broadcast over the points).
+    params
+        One parameter set, or a stack of posterior draws (leading axis).
+    points
+        Stimuli, shape ``(..., input_dim)``; in ``[-1, 1]`` for the full WPPM.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``([num_draws,] ..., input_dim, input_dim)``.
+    """
+    points = check.finite_array("points", points)
+    d = model.input_dim
+    if points.shape[-1:] != (d,):
+        raise ValueError(f"points must have shape (..., {d}), got {points.shape}.")
+    stacked = is_stack(model, params)
+    site = model.prior.site
+
+    def one(value):
+        cov = model.local_covariance({site: value}, points)
+        return jnp.broadcast_to(cov, points.shape[:-1] + (d, d))
+
+    value = jnp.asarray(params[site])
+    return np.asarray(jax.vmap(one)(value) if stacked else one(value))
+
+
+def reference_grid(n: int = 5, margin: float = 0.2) -> np.ndarray:
+    """An ``n x n`` grid of references in ``[-1 + margin, 1 - margin]^2``.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(n * n, 2)``; the first coordinate varies fastest.
+    """
+    n = check.positive_int("n", n)
+    margin = check.unit_interval("margin", margin)
+    g = np.linspace(-1.0 + margin, 1.0 - margin, n) if n > 1 else np.zeros(1)
+    x, y = np.meshgrid(g, g)
+    return np.stack([x.ravel(), y.ravel()], axis=-1)

@@ -1,0 +1,305 @@
+"""Psychophysical tasks: how discriminability becomes p(correct).
+
+A task is a small frozen configuration object; the maths lives in
+:mod:`psyphy_numpyro.likelihood`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import jax.numpy as jnp
+
+from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core import links as likelihood
+from psyphy_numpyro.core.keys import default_mc_key
+
+ESTIMATORS = ("mc", "quadrature", "psyphy")
+"""Ways to compute the full WPPM's p(correct) (see :class:`OddityTaskConfig`)."""
+
+
+@dataclass(frozen=True)
+class OddityTaskConfig:
+    """Monte Carlo settings of the full WPPM's oddity rule.
+
+    Parameters
+    ----------
+    num_samples
+        Monte Carlo samples per trial.
+    bandwidth
+        Logistic smoothing of the decision variable.
+    default_key_seed
+        Seed used by :meth:`WPPM.predict_prob` when no key is given.
+    estimator
+        How p(correct) is computed (all give the same model):
+
+        - ``"mc"``: plain Monte Carlo with ``num_samples`` draws per trial.
+          With Gaussian noise it runs in the reduced form of
+          :mod:`psyphy_numpyro.oddity_gaussian` (the same estimator as
+          psyphy's, many times faster); with Student-t noise it uses psyphy's
+          draws.
+        - ``"quadrature"``: a deterministic, smooth rule
+          (:mod:`psyphy_numpyro.oddity_quadrature`; Gaussian noise, input_dim
+          2), more accurate with 144 nodes than ``"mc"`` with 2,000 samples.
+          Best for NUTS and Laplace.
+        - ``"psyphy"``: psyphy 0.0.5's own draws (``3 (e + d)`` per sample,
+          its key layout), so the same key gives psyphy's numbers exactly.
+    quadrature
+        Nodes of the quadrature rule: ``(num_angles, num_radii, num_chords)``
+        (see :func:`~psyphy_numpyro.oddity_quadrature.quadrature_rule`).
+    """
+
+    num_samples: int = 1000
+    bandwidth: float = 1e-2
+    default_key_seed: int = 0
+    estimator: str = "mc"
+    quadrature: tuple[int, int, int] = (6, 4, 6)
+
+    def __post_init__(self) -> None:
+        check.positive_int("num_samples", self.num_samples)
+        check.positive("bandwidth", self.bandwidth)
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(
+                f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}."
+            )
+        nodes = tuple(self.quadrature) if isinstance(self.quadrature, (tuple, list)) else ()
+        if len(nodes) != 3:
+            raise ValueError(
+                "quadrature must be 3 positive integers (num_angles, num_radii, "
+                f"num_chords), got {self.quadrature!r}."
+            )
+        for n in nodes:
+            check.positive_int("quadrature", n)
+        object.__setattr__(self, "quadrature", tuple(int(n) for n in nodes))
+
+
+@dataclass(frozen=True)
+class OddityTask:
+    """Three-alternative oddity task.
+
+    The MVP model maps discriminability to p(correct) with psyphy's ``tanh``
+    rule (``slope``); it starts at 2/3, not chance, at zero discriminability
+    (see the docs). The full WPPM uses the Monte Carlo rule of
+    :mod:`psyphy_numpyro.oddity` with the settings in ``config``, which starts
+    at chance, 1/3. ``OddityTask(OddityTaskConfig(...))`` (psyphy 0.0.5's
+    positional form) is accepted.
+
+    Parameters
+    ----------
+    slope
+        Slope of the MVP ``tanh`` mapping.
+    config
+        Monte Carlo settings for the full WPPM.
+    """
+
+    slope: float = 1.5
+    config: OddityTaskConfig = OddityTaskConfig()
+
+    #: p(correct) of the MVP mapping at zero discriminability.
+    floor: ClassVar[float] = 2.0 / 3.0
+    #: p(correct) of the Monte Carlo rule at zero difference (chance).
+    chance: ClassVar[float] = 1.0 / 3.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.slope, OddityTaskConfig):  # OddityTask(config)
+            object.__setattr__(self, "config", self.slope)
+            object.__setattr__(self, "slope", 1.5)
+        check.positive("slope", self.slope)
+        if not isinstance(self.config, OddityTaskConfig):
+            raise TypeError(
+                f"config must be an OddityTaskConfig, got {type(self.config).__name__}."
+            )
+
+    def logits(self, d: jnp.ndarray) -> jnp.ndarray:
+        """Log-odds of a correct answer at discriminability ``d``."""
+        return likelihood.oddity_mvp_logits(d, self.slope)
+
+    def discriminability(self, p: jnp.ndarray) -> jnp.ndarray:
+        """Discriminability at which p(correct) equals ``p`` (in [2/3, 1))."""
+        return likelihood.oddity_mvp_discriminability(p, self.slope)
+
+    @property
+    def default_criterion(self) -> float:
+        """Half-way from the mapping's floor to 1: 5/6 for the MVP oddity rule."""
+        return 0.5 * (self.floor + 1.0)
+
+    # -- psyphy 0.0.5's task interface (predict, simulate, loglik) -----------------
+    # The maths stays in the model (``WPPM.p_correct``, ``WPPM.trial_logits``,
+    # ``WPPM.draw_noise``, ``WPPM.log_likelihood_from_data``); these methods only
+    # arrange psyphy's arguments and keys for it.
+    @staticmethod
+    def _predict_fn(model, params, ref, probe, key, num_trials):
+        """p(correct); Monte Carlo draws from ``key``, one set per trial if counted."""
+        import jax
+
+        if model.is_mvp:
+            return jax.nn.sigmoid(model.trial_logits(params, ref, probe))
+        return model.p_correct(params, ref, probe, model.draw_noise(key, num_trials))
+
+    @staticmethod
+    def _simulate_fn(model, params, ref, probe, key):
+        import jax
+
+        key_mc, key_answer = jax.random.split(key)  # psyphy's split
+        p = OddityTask._predict_fn(model, params, ref, probe, key_mc, ref.shape[0])
+        return jax.random.bernoulli(key_answer, p).astype(jnp.int32), p
+
+    def _checked(self, model, stimuli, batch: bool):
+        """Check the model and ``(..., 2, input_dim)`` stimuli; return ref, probe."""
+        import jax
+
+        if not all(hasattr(model, a) for a in ("task", "trial_logits", "draw_noise")):
+            raise TypeError(
+                f"model must be a psyphy_numpyro.WPPM, got {type(model).__name__}."
+            )
+        if model.task != self:
+            raise ValueError(
+                f"this task ({self!r}) differs from the model's ({model.task!r}); "
+                "call model.task's method so that the Monte Carlo settings agree."
+            )
+        d = model.input_dim
+        if not isinstance(stimuli, jax.core.Tracer):
+            stimuli = jnp.asarray(check.finite_array("stimuli", stimuli))
+        want = f"(n_trials, 2, {d})" if batch else f"(2, {d}) for one trial"
+        if (stimuli.ndim != (3 if batch else 2)) or stimuli.shape[-2:] != (2, d):
+            raise ValueError(
+                f"stimuli must have shape {want} (reference, comparison), got "
+                f"{tuple(stimuli.shape)}."
+            )
+        ref, probe = stimuli[..., 0, :], stimuli[..., 1, :]
+        if not isinstance(stimuli, jax.core.Tracer):
+            if not batch and not model.is_mvp:
+                # one trial is a point evaluation: out of the domain raises, as in psyphy
+                from psyphy_numpyro.core.spec import as_spec  # the spec imports tasks
+
+                as_spec(model).in_domain("stimuli", stimuli)
+            model.check_stimuli(ref.reshape(-1, d), probe.reshape(-1, d))
+        return ref, probe
+
+    def predict(self, params, stimuli, model, *, key=None):
+        """p(correct) of one trial, as psyphy 0.0.5's 1-tuple ``(p_correct,)``.
+
+        Parameters
+        ----------
+        params
+            Model parameters.
+        stimuli
+            ``(2, input_dim)``: the reference and the comparison.
+        model
+            The :class:`~psyphy_numpyro.WPPM` whose task this is.
+        key
+            Key of the full WPPM's Monte Carlo draws (``model.draw_noise``; the
+            MVP ignores it); default ``PRNGKey(config.default_key_seed)``. Where
+            the model draws as psyphy does, the same key gives psyphy's value.
+
+        Returns
+        -------
+        tuple
+            ``(p_correct,)``, a scalar array.
+        """
+        import jax
+
+        ref, probe = self._checked(model, stimuli, batch=False)
+        key = default_mc_key(model, key)
+        predict = jax.jit(self._predict_fn, static_argnums=(0, 5))
+        return (predict(model, params, ref, probe, key, None),)
+
+    def simulate(self, params, stimuli, model, *, key):
+        """Simulated answers for a batch of trials (psyphy 0.0.5's layout).
+
+        ``key`` is split into a Monte Carlo key (independent draws per trial,
+        as :meth:`loglik` uses) and a key for the Bernoulli answers, as psyphy
+        splits it; where the model draws as psyphy does, the same key gives
+        psyphy's answers.
+
+        Parameters
+        ----------
+        params
+            Model parameters.
+        stimuli
+            ``(n_trials, 2, input_dim)``.
+        model
+            The :class:`~psyphy_numpyro.WPPM` whose task this is.
+        key
+            PRNG key (required).
+
+        Returns
+        -------
+        responses : jnp.ndarray
+            int32 answers (1 correct, 0 wrong), shape ``(n_trials,)``.
+        (p_correct,) : tuple
+            p(correct) of each trial, shape ``(n_trials,)``.
+        """
+        import jax
+
+        if key is None:
+            raise TypeError(
+                "simulate needs a PRNG key: pass key=jax.random.PRNGKey(...)."
+            )
+        ref, probe = self._checked(model, stimuli, batch=True)
+        simulate = jax.jit(self._simulate_fn, static_argnums=0)
+        responses, p = simulate(model, params, ref, probe, key)
+        return responses, (p,)
+
+    def loglik(self, params, data, model, *, key=None):
+        """Total Bernoulli log-likelihood of ``data`` (a scalar), as psyphy 0.0.5.
+
+        The same as ``model.log_likelihood_from_data(params, data, key=key)``:
+        independent Monte Carlo draws per trial from ``key`` (default
+        ``PRNGKey(0)``, psyphy's fallback).
+
+        Parameters
+        ----------
+        params
+            Model parameters.
+        data
+            Trials: :class:`~psyphy_numpyro.TrialData`, ``ResponseData``,
+            psyphy's versions, or ``(ref, probe, responses)``.
+        model
+            The :class:`~psyphy_numpyro.WPPM` whose task this is.
+        key
+            Key of the Monte Carlo draws (full WPPM).
+        """
+        if not hasattr(model, "log_likelihood_from_data"):
+            raise TypeError(
+                f"model must be a psyphy_numpyro.WPPM, got {type(model).__name__}."
+            )
+        if model.task != self:
+            raise ValueError(
+                f"this task ({self!r}) differs from the model's ({model.task!r}); "
+                "call model.task.loglik so that the Monte Carlo settings agree."
+            )
+        return model.log_likelihood_from_data(params, data, key=key)
+
+
+@dataclass(frozen=True)
+class TwoAFC:
+    """Two-alternative forced choice, ``p = 0.5 + 0.5 tanh(slope d)``.
+
+    Parameters
+    ----------
+    slope
+        Slope of the ``tanh`` mapping.
+    """
+
+    slope: float = 2.0
+
+    #: p(correct) at zero discriminability (chance).
+    floor: ClassVar[float] = 0.5
+
+    def __post_init__(self) -> None:
+        check.positive("slope", self.slope)
+
+    def logits(self, d: jnp.ndarray) -> jnp.ndarray:
+        """Log-odds of a correct answer at discriminability ``d``."""
+        return likelihood.two_afc_logits(d, self.slope)
+
+    def discriminability(self, p: jnp.ndarray) -> jnp.ndarray:
+        """Discriminability at which p(correct) equals ``p`` (in [0.5, 1))."""
+        return likelihood.two_afc_discriminability(p, self.slope)
+
+    @property
+    def default_criterion(self) -> float:
+        """Half-way from chance to 1: 0.75."""
+        return 0.5 * (self.floor + 1.0)

@@ -1,0 +1,34 @@
+"""Fitters under psyphy's names, each ``fit(model, data) -> posterior``.
+
+psyphy 0.0.5's modules (:mod:`.map_optimizer`, :mod:`.laplace`,
+:mod:`.langevin`, :mod:`.base`) and, beside them, what psyphy lacks:
+:mod:`.nuts` (NUTS) and :mod:`.svi` (variational inference). The runners
+they call are in :mod:`psyphy_numpyro.core.infer`.
+"""
+
+from psyphy_numpyro.inference.base import InferenceEngine
+from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
+from psyphy_numpyro.inference.laplace import LaplaceApproximation
+from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
+from psyphy_numpyro.inference.nuts import NUTSSampler
+from psyphy_numpyro.inference.svi import SVIApproximation
+
+INFERENCE_ENGINES = {
+    "map": MAPOptimizer,
+    "laplace": LaplaceApproximation,
+    "langevin": LangevinSampler,
+    "nuts": NUTSSampler,
+    "svi": SVIApproximation,
+}
+"""Fitters by name (psyphy's registry, with NUTS and SVI added)."""
+
+__all__ = [
+    "INFERENCE_ENGINES",
+    "InferenceEngine",
+    "LangevinSampler",
+    "LaplaceApproximation",
+    "MAPOptimizer",
+    "NUTSSampler",
+    "NumpyroSampler",
+    "SVIApproximation",
+]

@@ -1,0 +1,175 @@
+"""psyphy's ``MAPOptimizer``: MAP fits through :func:`~psyphy_numpyro.core.infer.map.fit_map`."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpyro
+import optax
+
+from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.infer.map import (
+    MAPResult,
+    clip_then,
+    fit_map,
+    sgd_with_momentum,
+)
+from psyphy_numpyro.core.keys import fit_keys
+from psyphy_numpyro.inference.base import InferenceEngine
+from psyphy_numpyro.posterior.posterior import MAPPosterior
+
+
+class MAPOptimizer(InferenceEngine):
+    """psyphy's MAP optimiser, run as NumPyro SVI with ``AutoDelta``.
+
+    Parameters
+    ----------
+    steps
+        Number of SGD steps.
+    learning_rate, momentum
+        For the default ``optax.sgd(learning_rate, momentum=momentum)``.
+    optimizer
+        Any optax transformation, used instead of the default.
+    track_history
+        Record the loss (negative log posterior, psyphy's unnormalised value)
+        every ``log_every`` steps and at the last step.
+    log_every
+        Recording interval.
+    progress_every
+        Steps per compiled call, i.e. between progress-bar updates.
+    show_progress
+        Show a progress bar.
+    max_grad_norm
+        Clip each gradient to this global norm before the optimizer (as psyphy
+        0.0.5 does); after :meth:`fit`, ``n_clipped_steps`` and ``clip_rate``
+        say how often it bound. None: no clipping.
+    reduction
+        ``"sum"`` minimises the negative log posterior (the seed era's
+        psyphy); ``"mean"`` divides it by the number of trials (psyphy 0.0.5's
+        default; the recorded loss is then per trial). ``None`` picks by model:
+        ``"sum"`` for the MVP, ``"mean"`` for the full WPPM, so scripts of
+        either era reproduce their own psyphy's numbers.
+
+    Examples
+    --------
+    >>> opt = MAPOptimizer(steps=1000, learning_rate=2e-2, momentum=0.9)
+    """
+
+    def __init__(
+        self,
+        steps: int = 500,
+        learning_rate: float = 5e-5,
+        momentum: float = 0.9,
+        optimizer: optax.GradientTransformation | None = None,
+        *,
+        track_history: bool = True,
+        log_every: int = 1,
+        progress_every: int = 10,
+        show_progress: bool = True,
+        max_grad_norm: float | None = None,
+        reduction: str | None = None,
+    ) -> None:
+        if reduction not in (None, "sum", "mean"):
+            raise ValueError(f'reduction must be "sum", "mean" or None, got {reduction!r}.')
+        self.reduction = reduction
+        self.steps = check.positive_int("steps", steps)
+        self.learning_rate = check.positive("learning_rate", learning_rate)
+        self.momentum = check.unit_interval("momentum", momentum)
+        if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
+            raise TypeError(
+                "optimizer must be an optax.GradientTransformation, got "
+                f"{type(optimizer).__name__}."
+            )
+        self.optimizer = optimizer
+        self.max_grad_norm = max_grad_norm
+        base = optimizer if optimizer is not None else sgd_with_momentum(self.learning_rate, self.momentum)
+        # cached by settings, so fits by equal optimizers reuse the compiled loop
+        self._transform = (
+            base if max_grad_norm is None
+            else clip_then(check.positive("max_grad_norm", max_grad_norm), base)
+        )
+        self.track_history = bool(track_history)
+        self.log_every = check.positive_int("log_every", log_every)
+        self.progress_every = check.positive_int("progress_every", progress_every)
+        self.show_progress = bool(show_progress)
+        self.loss_steps: list[int] = []
+        self.loss_history: list[float] = []
+        self.n_clipped_steps = 0
+        self.clip_rate: float | None = None
+
+    def fit(
+        self,
+        model: Any,
+        data: Any,
+        init_params: dict | None = None,
+        seed: int | None = None,
+    ) -> MAPPosterior:
+        """Fit ``model`` to ``data``; start at ``init_params`` or a prior draw.
+
+        The prior draw uses the first half of ``PRNGKey(seed)`` split in two,
+        as psyphy does (``seed`` defaults to 0).
+        """
+        trials = model.trials(data)
+        keys = fit_keys(0 if seed is None else seed)
+        init_key, svi_key = keys.init, keys.run
+        if init_params is None:
+            init_params = model.init_params(init_key)
+        init_params = model.prior.check_params(init_params, "init_params")
+        reduction = self.reduction or ("sum" if model.is_mvp else "mean")
+        scale = 1.0 if reduction == "sum" else 1.0 / trials.ref.shape[0]
+        result = fit_map(
+            svi_key,
+            _ScaledModel(model, scale),
+            *trials,  # ref, probe, responses
+            num_steps=self.steps,
+            optimizer=self._transform,
+            init_params=init_params,
+            progress_bar=self.show_progress,
+            progress_every=self.progress_every,
+        )
+        # SVI's loss keeps the prior's normalising constant; psyphy's does not.
+        losses = result.losses - scale * model.prior.log_normalizer
+        self.loss_steps, self.loss_history = [], []
+        if self.track_history:
+            last = result.num_steps_run - 1
+            self.loss_steps = [i for i in range(last + 1) if i % self.log_every == 0 or i == last]
+            self.loss_history = [float(losses[i]) for i in self.loss_steps]
+        self._record_clipping(result)
+        return MAPPosterior(result.params, model, losses, trials)
+
+    def _record_clipping(self, result: MAPResult) -> None:
+        self.n_clipped_steps, self.clip_rate = 0, None
+        if self.max_grad_norm is None or result.num_steps_run == 0:
+            return
+        self.n_clipped_steps = int(result.num_clipped_steps or 0)
+        self.clip_rate = self.n_clipped_steps / result.num_steps_run
+        if self.clip_rate > 0.5:
+            warnings.warn(
+                f"Gradient clipping bound on {self.clip_rate:.0%} of the steps "
+                f"(max_grad_norm={self.max_grad_norm}): the step length is then set by "
+                "learning_rate * "
+                "max_grad_norm, not by the gradient. Raise max_grad_norm or lower "
+                "the learning rate.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def get_history(self) -> tuple[list[int], list[float]]:
+        """Return ``(steps, losses)`` recorded by the last :meth:`fit`."""
+        return self.loss_steps, self.loss_history
+
+
+@dataclass(frozen=True)
+class _ScaledModel:
+    """The model's NumPyro program with its log density scaled (hashable by value)."""
+
+    model: Any
+    scale: float
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        fn = self.model.numpyro_model
+        if self.scale != 1.0:
+            fn = numpyro.handlers.scale(fn, scale=self.scale)
+        return fn(*args, **kwargs)

@@ -1,0 +1,34 @@
+"""Posteriors under psyphy's names, and the ones psyphy lacks.
+
+psyphy 0.0.5's modules: :mod:`.parameter_posterior` (the protocol),
+:mod:`.posterior` (``MAPPosterior``), :mod:`.predictive_posterior`. Beside
+them: :mod:`.draws` (the base of every posterior that holds draws),
+:mod:`.mcmc` (NUTS), :mod:`.langevin`, :mod:`.laplace` and :mod:`.svi`.
+"""
+
+from psyphy_numpyro.posterior.draws import DrawsPosterior, StoredPosterior
+from psyphy_numpyro.posterior.langevin import LangevinPosterior
+from psyphy_numpyro.posterior.laplace import LaplacePosterior
+from psyphy_numpyro.posterior.mcmc import NUTSPosterior
+from psyphy_numpyro.posterior.parameter_posterior import ParameterPosterior
+from psyphy_numpyro.posterior.posterior import MAPPosterior
+from psyphy_numpyro.posterior.predictive_posterior import (
+    PredictivePosterior,
+    ThresholdConfig,
+    WPPMPredictivePosterior,
+)
+from psyphy_numpyro.posterior.svi import SVIPosterior
+
+__all__ = [
+    "DrawsPosterior",
+    "LangevinPosterior",
+    "LaplacePosterior",
+    "MAPPosterior",
+    "NUTSPosterior",
+    "ParameterPosterior",
+    "PredictivePosterior",
+    "SVIPosterior",
+    "StoredPosterior",
+    "ThresholdConfig",
+    "WPPMPredictivePosterior",
+]

@@ -1,0 +1,83 @@
+"""``LaplacePosterior``: draws from the Gaussian of a Laplace approximation."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.infer.laplace import LaplaceResult
+from psyphy_numpyro.core.trials import Trials
+from psyphy_numpyro.posterior.draws import DrawsPosterior
+
+
+class LaplacePosterior(DrawsPosterior):
+    """Gaussian posterior from :class:`LaplaceApproximation`.
+
+    Attributes
+    ----------
+    params
+        The MAP (the Gaussian's mean).
+    model, trials
+        The model and the data of the density.
+    result
+        :class:`LaplaceResult`: precision, covariance, eigenvalues.
+    model_kwargs
+        Extra model arguments of the density (the full WPPM's fixed ``noise``).
+    hessian
+        The curvature used, ``"exact"`` or ``"fisher"``.
+    """
+
+    inference = "laplace"
+
+    def __init__(
+        self,
+        result: LaplaceResult,
+        model: Any,
+        trials: Trials,
+        model_kwargs: dict,
+        hessian: str = "exact",
+    ) -> None:
+        self.result = result
+        self.hessian = hessian
+        self.params = result.mean
+        self.model = model
+        self.trials = trials
+        self.model_kwargs = dict(model_kwargs)
+        self._unravel = unravel = ravel_pytree(result.mean)[1]
+
+        @partial(jax.jit, static_argnums=2)
+        def draw(mean, scale, n, key):
+            z = jax.random.normal(key, (n, scale.shape[1]))
+            return jax.vmap(unravel)(ravel_pytree(mean)[0] + z @ scale.T)
+
+        self._draw = draw
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Covariance of the flattened parameters, ``(P, P)``."""
+        return self.result.cov
+
+    def stddev(self) -> dict:
+        """Marginal standard deviation of every parameter entry, per site."""
+        return self._unravel(jnp.asarray(np.sqrt(np.clip(np.diag(self.cov), 0, None))))
+
+    def sample(self, n: int = 1, *, key: jax.Array) -> dict:
+        """Draw ``n`` parameter sets from the Gaussian (leading axis ``n``)."""
+        n = check.positive_int("n", n)
+        if self.result.scale is None:
+            raise ValueError(
+                "the curvature at the MAP is not positive definite, so the Laplace "
+                "approximation has no Gaussian to draw from; refit the MAP to "
+                'convergence (more steps), or use hessian="fisher".'
+            )
+        return self._draw(self.params, self.result.scale, n, key)
+
+    def __repr__(self) -> str:
+        sd = {k: np.round(np.asarray(v), 4).tolist() for k, v in self.stddev().items()}
+        return f"LaplacePosterior(params={self.params!r}, stddev={sd})"
