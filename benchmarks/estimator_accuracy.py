@@ -144,7 +144,7 @@ def measure(args) -> dict:
         for s in args.samples:
             model = fg.our_model(estimator, s)
             f = jax.jit(
-                lambda p, k, m=model: m.p_correct(p, ref, cmp, m.draw_noise(k, n))
+                lambda p, k, m=model: m.p_correct(p, ref, cmp, m.draw_mc_samples(k, n))
             )
             keys = jax.random.split(jax.random.PRNGKey(100 + s), args.repeats)
             ps = np.stack([np.asarray(f(params, k), float) for k in keys])

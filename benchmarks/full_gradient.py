@@ -18,7 +18,7 @@ ours_psyphy
     key for key.
 mc_fresh
     The same step with ``estimator="mc"``: the reduced-form kernel, fresh
-    independent per-trial draws every step (``model.draw_noise(key, N)``
+    independent per-trial draws every step (``model.draw_mc_samples(key, N)``
     inside the step: shared points and per-trial rotations).
 mc_fixed
     ``value_and_grad`` only, ``estimator="mc"``, draws fixed (an argument).
@@ -411,7 +411,7 @@ def _step_worker(name: str, problem: dict, num_samples: int, repeats: int) -> di
 
             return jax.value_and_grad(loss)(params)
 
-        noise = model.draw_noise(jax.random.PRNGKey(0), n)
+        mc_samples = model.draw_mc_samples(jax.random.PRNGKey(0), n)
         return compile_and_time(grad, (params, noise), lambda out, a: a, repeats)
 
     step = map_step(model, data, optimizer, scale)
@@ -494,7 +494,7 @@ def _parity_worker(problem: dict, num_samples: int, num_keys: int) -> dict:
     mc = our_model("mc", num_samples)
     mc_p = jax.jit(
         lambda params, key: mc.p_correct(
-            params, trials.ref, trials.probe, mc.draw_noise(key, n)
+            params, trials.ref, trials.probe, mc.draw_mc_samples(key, n)
         )
     )
     p_mc = np.stack([np.asarray(mc_p(params, k)) for k in keys[num_keys:]])
@@ -558,7 +558,7 @@ def _flops_worker(num_samples: int) -> dict:
     ref = jnp.zeros((chunk, INPUT_DIM)) + 0.1
     trials = Trials(ref, ref + 0.05, jnp.ones(chunk, jnp.int32))
     params = model.init_params(jax.random.PRNGKey(0))
-    noise = model.draw_noise(jax.random.PRNGKey(1), chunk)
+    mc_samples = model.draw_mc_samples(jax.random.PRNGKey(1), chunk)
 
     def loss(p):
         return -jnp.sum(model.log_likelihood(p, trials, noise)) - model.prior.log_prob(

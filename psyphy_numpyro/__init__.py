@@ -1,5 +1,15 @@
 """psyphy_numpyro: the Wishart Process Psychophysical Model as a NumPyro program."""
 
+from psyphy_numpyro import (  # psyphy's subpackages, as attributes
+    core,
+    data,
+    inference,
+    model,
+    posterior,
+    trial_placement,
+    utils,
+    viz,
+)
 from psyphy_numpyro.core.bands import (
     CovarianceBand,
     PsychometricBand,
@@ -73,27 +83,18 @@ from psyphy_numpyro.viz.ellipses import plot_ellipse_field, plot_ellipses
 from psyphy_numpyro.viz.geometry import auto_scale, ellipse_segments
 from psyphy_numpyro.viz.thresholds import plot_thresholds
 
-from psyphy_numpyro import (  # noqa: E402  psyphy's subpackages, as attributes
-    core,
-    data,
-    inference,
-    model,
-    posterior,
-    trial_placement,
-    utils,
-    viz,
-)
-
 __version__ = "0.1.0"
 
 __all__ = [
-    # subpackages (psyphy lists its own)
+    # subpackages (psyphy lists its own; core and viz are ours)
+    "core",
     "data",
     "inference",
     "model",
     "posterior",
     "trial_placement",
     "utils",
+    "viz",
     # psyphy's interface
     "WPPM",
     "Prior",

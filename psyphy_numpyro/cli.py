@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -35,6 +36,7 @@ def run_demo(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from psyphy_numpyro.core import checks as check
     from psyphy_numpyro.core.idata import import_arviz
 
     from . import (
@@ -51,9 +53,14 @@ def run_demo(
         threshold_contour,
     )
 
+    trials = check.positive_int("trials", trials)
+    steps = check.positive_int("steps", steps)
+    seed = check.seed("seed", seed)
+    num_warmup = check.positive_int("num_warmup", num_warmup, minimum=0)
+    num_samples = check.positive_int("num_samples", num_samples)
+    num_chains = check.positive_int("num_chains", num_chains)
+    out = writable_folder(out)
     az = import_arviz()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     model = WPPM(input_dim=2, prior=Prior.default(2, scale=0.5),
                  task=OddityTask(slope=1.5), noise=GaussianNoise(sigma=1.0))
     truth = {"log_diag": jnp.log(jnp.array([0.9, 0.01]))}
@@ -75,6 +82,7 @@ def run_demo(
     print(az.summary(idata, var_names=["log_diag"], hdi_prob=0.9).to_string())
     print(f"Divergent transitions after warm-up: {nuts.num_divergences}")
 
+    out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     files = {"idata": out / "posterior.nc"}
     idata.to_netcdf(str(files["idata"]))
 
@@ -101,6 +109,20 @@ def run_demo(
     return {"idata": idata, "map": map_fit, "nuts": nuts, "files": files}
 
 
+def writable_folder(out: str | os.PathLike) -> Path:
+    """``out`` as a path, if it is (or can be created as) a writable folder; else raise."""
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a folder path, got {type(out).__name__}.")
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out={str(out)!r} exists and is not a folder.")
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write the output folder {str(out)!r}: {str(existing)!r} "
+                         "is not writable; choose another --out.")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``psyphy-numpyro`` command."""
     parser = argparse.ArgumentParser(prog="psyphy-numpyro", description=__doc__)
@@ -119,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         run_demo(trials=args.trials, steps=args.steps, seed=args.seed, out=args.out,
                  num_warmup=args.warmup, num_samples=args.samples,
                  num_chains=args.chains, progress=not args.no_progress)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, OSError) as err:
         print(f"psyphy-numpyro: error: {err}", file=sys.stderr)
         return 2
     return 0

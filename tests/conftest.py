@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import contextlib
+import logging
 import warnings
 
 with warnings.catch_warnings():  # arviz 0.23 announces its refactor on import
@@ -44,3 +46,37 @@ def seed_truth():
 def seed_data(mvp_model, seed_truth):
     """400 trials around (0, 0), as in the seed example."""
     return pn.simulate_trials(jax.random.PRNGKey(0), mvp_model, seed_truth, 400)
+
+
+class _Compilations(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Compiling "):
+            self.names.append(message.split(" with ")[0])
+
+
+@pytest.fixture
+def no_compilation():
+    """A context manager that fails if JAX compiles anything inside it.
+
+    Bad input must be refused in Python, before any tracing or compilation.
+    """
+
+    @contextlib.contextmanager
+    def guard():
+        handler = _Compilations()
+        logger = logging.getLogger("jax")
+        logger.addHandler(handler)
+        try:
+            with jax.log_compiles(True):
+                yield
+        finally:
+            logger.removeHandler(handler)
+        assert not handler.names, f"compiled before refusing: {handler.names}"
+
+    return guard
+

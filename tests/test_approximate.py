@@ -331,7 +331,7 @@ def test_full_wppm_laplace_and_svi_smoke():
     laplace = LaplaceApproximation().from_map(pn.MAPPosterior(params, model), data)
     assert laplace.hessian == "fisher"
     # the Fisher precision, from reverse mode only, against jax.jacrev
-    trials, noise = laplace.trials, laplace.model_kwargs["noise"]
+    trials, noise = laplace.trials, laplace.model_kwargs["mc_samples"]
 
     def logits(W):
         return model.trial_logits({"W": W}, trials.ref, trials.probe, noise)

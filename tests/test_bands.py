@@ -237,7 +237,7 @@ def test_full_psychometric_mean_is_the_average_over_draws(estimator):
     pb = psychometric_band(stack, ref, u, t, model=model, mc_key=mc_key)
     refs = np.broadcast_to(ref, (7, 2)).astype(np.float32)
     probe = (ref + t[:, None] * u).astype(np.float32)
-    noise = model.draw_noise(mc_key, None)
+    noise = model.draw_mc_samples(mc_key, None)
     one_draw = jax.jit(lambda w: model.p_correct({"W": w}, refs, probe, noise))
     direct = np.array([np.asarray(one_draw(w)) for w in stack["W"]])
     np.testing.assert_allclose(pb.draws, direct, rtol=1e-5, atol=1e-6)

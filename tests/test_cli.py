@@ -2,6 +2,7 @@
 
 import arviz as az
 import numpy as np
+import pytest
 
 from psyphy_numpyro.cli import main
 
@@ -23,7 +24,26 @@ def test_demo_writes_results(tmp_path, capsys):
     assert np.all(np.isfinite(idata.posterior["log_diag"]))
 
 
-def test_demo_bad_flag_is_a_clear_error(tmp_path, capsys):
-    code = main(["demo", "--trials", "0", "--out", str(tmp_path), "--no-progress"])
+@pytest.mark.parametrize("flag, value, named", [
+    ("--trials", "0", "trials"), ("--chains", "0", "num_chains"),
+    ("--samples", "0", "num_samples"), ("--warmup", "-1", "num_warmup"),
+    ("--steps", "0", "steps"), ("--seed", "-3", "seed")])
+def test_demo_bad_flag_is_refused_before_any_work(flag, value, named, tmp_path, capsys,
+                                                   no_compilation):
+    out = tmp_path / "results"
+    with no_compilation():
+        code = main(["demo", flag, value, "--out", str(out), "--no-progress"])
     assert code == 2
-    assert "num_trials" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("psyphy-numpyro: error: ") and named in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_demo_unwritable_output_folder_is_one_line(tmp_path, capsys, no_compilation):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    for out in (blocker, blocker / "sub"):
+        with no_compilation():
+            assert main(["demo", "--out", str(out), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and str(blocker) in err

@@ -68,10 +68,11 @@ def test_every_public_name_is_documented(site):
 
 
 def test_every_public_module_has_an_api_section():
-    listed = set(re.findall(r"^::: psyphy_numpyro\.(\w+)\s*$",
+    listed = set(re.findall(r"^::: psyphy_numpyro\.([\w.]+)\s*$",
                             (DOCS / "api.md").read_text(), flags=re.MULTILINE))
-    modules = {m.name for m in pkgutil.iter_modules(psyphy_numpyro.__path__)
-               if not m.name.startswith("_")}
+    modules = {m.name.removeprefix("psyphy_numpyro.")
+               for m in pkgutil.walk_packages(psyphy_numpyro.__path__, "psyphy_numpyro.")
+               if not any(part.startswith("_") for part in m.name.split("."))}
     assert not modules - listed, (
         f"modules without a '::: psyphy_numpyro.<module>' block in docs/api.md: "
         f"{sorted(modules - listed)}"

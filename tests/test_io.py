@@ -128,6 +128,9 @@ MALFORMED = {
                                  "line 1, column 'ref_1'.*ref_0"),
     "uneven stimuli": ("ref_0,ref_1,probe_0,response\n", "line 1.*same number"),
     "duplicate column": ("ref_0,ref_0,response\n", "line 1.*unique"),
+    "extra paired columns": ("ref_0,ref_1,probe_0,probe_1,session_0,session_1,response\n"
+                             "0.1,0.2,0.3,0.4,1,2,1\n",
+                             "line 1.*'session_0', 'session_1'.*one\\s+reference"),
     "split stimulus": ("ref_0,probe_0,ref_1,probe_1,response\n",
                        "column 'ref_1'.*adjacent"),
     "text in a cell": (GOOD + "0.1,abc,0.3,0.4,1\n", "line 3, column 'ref_1'.*'abc'"),

@@ -95,12 +95,12 @@ def test_fixed_noise_makes_the_density_deterministic_and_differentiable():
     model, _ = both_models(2)
     stimuli, y = study(2)
     trials = model.trials((stimuli[:, 0], stimuli[:, 1], y))
-    noise = model.draw_noise(jax.random.PRNGKey(0), len(y))
+    noise = model.draw_mc_samples(jax.random.PRNGKey(0), len(y))
     args = (trials.ref, trials.probe, trials.responses)
     params = model.init_params(jax.random.PRNGKey(1))
 
     def joint(p):
-        return log_density(model.numpyro_model, args, {"noise": noise}, p)[0]
+        return log_density(model.numpyro_model, args, {"mc_samples": noise}, p)[0]
 
     assert float(joint(params)) == float(joint(params))
     grad = jax.grad(joint)(params)["W"]
@@ -115,7 +115,7 @@ def test_unseeded_full_model_without_noise_says_what_to_do():
     model, _ = both_models(2)
     stimuli, y = study(2)
     params = model.init_params(jax.random.PRNGKey(1))
-    with pytest.raises(ValueError, match="noise="):
+    with pytest.raises(ValueError, match="mc_samples="):
         log_density(model.numpyro_model, (stimuli[:, 0], stimuli[:, 1], y), {}, params)
 
 
@@ -326,6 +326,6 @@ def test_nuts_on_the_full_model_with_fixed_draws():
     assert idata.log_likelihood["y"].dims == ("chain", "draw", "trial")
     # the log likelihood group uses the run's fixed draws
     draw = {"W": np.asarray(idata.posterior["W"][0, 5])}
-    want = model.log_likelihood(draw, post.trials, post.model_kwargs["noise"])
+    want = model.log_likelihood(draw, post.trials, post.model_kwargs["mc_samples"])
     np.testing.assert_allclose(idata.log_likelihood["y"][0, 5], want, rtol=1e-4,
                                atol=1e-5)

@@ -225,7 +225,7 @@ def test_normal_draws_follow_standard_normal():
 def test_noise_with_wrong_layout_is_rejected(shape):
     W = _weights(2)
     ref, cmp = _stimuli(2)
-    with pytest.raises(ValueError, match="noise must have shape"):
+    with pytest.raises(ValueError, match="mc_samples must have shape"):
         _ours(W, ref, cmp, jnp.zeros(shape))
 
 

@@ -230,10 +230,10 @@ def short_full_nuts(*, fix_rotations=False, start=False):
 def test_nuts_round_trip_full_keeps_the_fixed_draws(tmp_path):
     _, post = short_full_nuts()
     back = nuts_round_trip(tmp_path, post)
-    noise = back.model_kwargs["noise"]  # the "mc" estimator's point sets + rotations
+    noise = back.model_kwargs["mc_samples"]  # the "mc" estimator's point sets + rotations
     assert noise.points.shape == (30, 4, 20) and noise.rotations.shape == (30, 4, 4)
     assert noise.points.dtype == np.float32
-    assert_same_arrays(noise._asdict(), post.model_kwargs["noise"]._asdict())
+    assert_same_arrays(noise._asdict(), post.model_kwargs["mc_samples"]._asdict())
 
 
 @pytest.mark.slow
@@ -254,7 +254,7 @@ def test_gauge_fixed_nuts_converts_and_round_trips(tmp_path):
         # differently, so they agree to rounding, not bit for bit
         np.testing.assert_allclose(idata.log_likelihood["y"].values.reshape(10, 30),
                                    jax.vmap(lambda W: model.log_likelihood(
-                                       {"W": W}, post.trials, fit.model_kwargs["noise"]))(
+                                       {"W": W}, post.trials, fit.model_kwargs["mc_samples"]))(
                                        post.samples["W"]), rtol=1e-4, atol=1e-5)
 
 
@@ -300,13 +300,13 @@ def test_a_full_posterior_keeps_its_fixed_draws(tmp_path):
     model = small_full_model()
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
     samples = {"W": jax.random.normal(keys[0], (6, *model.prior.shape))}
-    noise = model.draw_noise(keys[1], 30)
+    noise = model.draw_mc_samples(keys[1], 30)
     ref, probe = stimuli(2)
     fit = DrawsPosterior(model, samples, model.trials((ref, probe, np.ones(30, int))),
-                         {"noise": noise})
+                         {"mc_samples": noise})
     back = load_fit(save_fit(tmp_path / "draws.nc", fit))
     assert_same_arrays(back.samples, fit.samples)
-    assert_same_arrays(back.model_kwargs["noise"]._asdict(), noise._asdict())
+    assert_same_arrays(back.model_kwargs["mc_samples"]._asdict(), noise._asdict())
     assert_same_arrays(back.trials._asdict(), fit.trials._asdict())
     assert model_config(back.model) == model_config(model)
 
@@ -384,6 +384,19 @@ def test_errors_name_the_problem(tmp_path, mvp_model):
     idata.to_netcdf(str(tmp_path / "laplace.nc"))
     with pytest.raises(ValueError, match="kind 'laplace', which is not registered"):
         load_fit(tmp_path / "laplace.nc")
+    # a MAP file relabelled as NUTS, and one whose configuration was edited to
+    # another input dimension: both refused, naming the file
+    idata.attrs["fit_kind"] = "nuts"
+    idata.to_netcdf(str(tmp_path / "relabelled.nc"))
+    with pytest.raises(ValueError, match="relabelled.nc.*marked as a 'nuts' fit"):
+        load_fit(tmp_path / "relabelled.nc")
+    config = json.loads(idata.attrs["model_config"])
+    config["input_dim"] = config["prior"]["input_dim"] = 3
+    idata.attrs["fit_kind"] = "map"
+    idata.attrs["model_config"] = json.dumps(config)
+    idata.to_netcdf(str(tmp_path / "edited.nc"))
+    with pytest.raises(ValueError, match="edited.nc.*expects draws of 'log_diag'"):
+        load_fit(tmp_path / "edited.nc")
     idata.close()
 
     with pytest.raises(TypeError, match="fit must be"):

@@ -100,7 +100,7 @@ def full():
 
 
 def _p_along(model, params, contour, t, key=jax.random.PRNGKey(0)):
-    noise = model.draw_noise(key, None)
+    noise = model.draw_mc_samples(key, None)
     u = np.stack([np.cos(contour.angles), np.sin(contour.angles)], -1)
     x = np.atleast_2d(contour.ref)[:, None, :]
     return np.asarray(jax.jit(model.p_correct)(params, x, x + t[..., None] * u, noise))

@@ -1,10 +1,16 @@
 """Run psyphy 0.0.5's own test suite against psyphy_numpyro, imports changed only.
 
 The script copies the ``tests/`` folder of psyphy's source distribution to a
-temporary directory (never into this repository), rewrites the import lines so
-that every ``psyphy`` module path points at ``psyphy_numpyro``, runs pytest
-there in a subprocess, and prints per file how many tests passed, failed or
-errored, the total pass rate, and the first line of every failure.
+temporary directory (never into this repository), rewrites the import lines,
+runs pytest there in a subprocess, and prints per file how many tests passed,
+failed or errored, the total pass rate, and the first line of every failure.
+
+By default the rewrite is the one-word port a user makes: ``psyphy`` becomes
+``psyphy_numpyro`` and the module path is kept (``from psyphy.model.wppm import
+WPPM`` -> ``from psyphy_numpyro.model.wppm import WPPM``), so the run also tests
+that psyphy_numpyro has psyphy's module paths. ``--to-top-level`` instead
+points every import at the top level (``from psyphy_numpyro import WPPM``),
+which tests the names alone.
 
 The denominator is the set of tests psyphy itself collects from the unchanged
 files (when psyphy is importable), so a test file that fails to import under
@@ -12,7 +18,8 @@ psyphy_numpyro counts all of its tests as errors rather than one.
 
 Usage::
 
-    python validation/psyphy_suite.py [SDIST_DIR] [--baseline] [--json OUT]
+    python validation/psyphy_suite.py [SDIST_DIR] [--to-top-level] [--baseline]
+                                      [--json OUT]
     python validation/psyphy_suite.py SDIST_DIR -- -k covariance   # pytest args
 
 ``SDIST_DIR`` is an unpacked psyphy 0.0.5 source distribution (the folder
@@ -41,21 +48,45 @@ PSYPHY_VERSION = "0.0.5"
 RESULTS_ENV = "PSYPHY_SUITE_RESULTS"
 OUTCOMES = ("passed", "failed", "errored", "skipped")
 
-# ``from psyphy.model.likelihood import X`` -> ``from psyphy_numpyro import X``
-_FROM = re.compile(r"^(\s*)from\s+psyphy(?:\.[\w.]+)?\s+import\b", re.MULTILINE)
-# ``import psyphy as p`` / ``import psyphy.model as m`` -> ``import psyphy_numpyro as``
+# The module path after ``psyphy`` (group 2) is kept or dropped by the mode.
+# ``from psyphy.model.likelihood import X``
+_FROM = re.compile(r"^(\s*)from\s+psyphy((?:\.[\w.]+)?)\s+import\b", re.MULTILINE)
+# ``import psyphy as p`` / ``import psyphy.model as m``
 _IMPORT_AS = re.compile(
-    r"^(\s*)import\s+psyphy(?:\.[\w.]+)?\s+as\s+(\w+)", re.MULTILINE
+    r"^(\s*)import\s+psyphy((?:\.[\w.]+)?)\s+as\s+(\w+)", re.MULTILINE
 )
-# ``import psyphy`` / ``import psyphy.model`` -> ``import psyphy_numpyro as psyphy``
-_IMPORT = re.compile(r"^(\s*)import\s+psyphy(?:\.[\w.]+)?\s*$", re.MULTILINE)
+# ``import psyphy`` / ``import psyphy.model``: the code goes on to use ``psyphy.``
+_IMPORT = re.compile(r"^(\s*)import\s+psyphy((?:\.[\w.]+)?)[ \t]*(#.*)?$",
+                     re.MULTILINE)
 
 
-def rewrite_imports(source: str) -> str:
-    """Point every psyphy import line at psyphy_numpyro's top level."""
-    source = _FROM.sub(r"\1from psyphy_numpyro import", source)
-    source = _IMPORT_AS.sub(r"\1import psyphy_numpyro as \2", source)
-    return _IMPORT.sub(r"\1import psyphy_numpyro as psyphy", source)
+def _one_word(match: re.Match, *, keep_path: bool = True) -> str:
+    """``import psyphy.x`` -> ``import psyphy_numpyro.x, psyphy_numpyro as psyphy``.
+
+    ``keep_path=False`` drops the module path: ``import psyphy_numpyro as psyphy``.
+    """
+    indent, path, comment = match.group(1), match.group(2), match.group(3) or ""
+    loaded = f"psyphy_numpyro{path}, " if path and keep_path else ""
+    line = f"{indent}import {loaded}psyphy_numpyro as psyphy"
+    return f"{line}  {comment}" if comment else line
+
+
+def rewrite_imports(source: str, *, to_top_level: bool = False) -> str:
+    """Rewrite psyphy's import lines to import psyphy_numpyro.
+
+    By default only the word changes (``from psyphy.model.wppm import WPPM`` ->
+    ``from psyphy_numpyro.model.wppm import WPPM``); ``to_top_level`` points
+    every import at the top level instead (``from psyphy_numpyro import WPPM``).
+    A bare ``import psyphy.model`` also binds ``psyphy`` to psyphy_numpyro, as
+    the code that follows it uses that name.
+    """
+    if to_top_level:
+        source = _FROM.sub(r"\1from psyphy_numpyro import", source)
+        source = _IMPORT_AS.sub(r"\1import psyphy_numpyro as \3", source)
+        return _IMPORT.sub(lambda m: _one_word(m, keep_path=False), source)
+    source = _FROM.sub(r"\1from psyphy_numpyro\2 import", source)
+    source = _IMPORT_AS.sub(r"\1import psyphy_numpyro\2 as \3", source)
+    return _IMPORT.sub(_one_word, source)
 
 
 # -- pytest hooks: active only when pytest loads this file with -p ------------
@@ -109,13 +140,15 @@ def fetch_sdist(workdir: Path) -> Path:
     return next(p.parent for p in workdir.glob("psyphy-*/tests"))
 
 
-def copy_tests(sdist: Path, dest: Path, *, rewrite: bool) -> Path:
+def copy_tests(sdist: Path, dest: Path, *, rewrite: bool,
+               to_top_level: bool = False) -> Path:
     """Copy ``sdist/tests`` to ``dest``, rewriting imports when asked."""
     shutil.copytree(sdist / "tests", dest, ignore=shutil.ignore_patterns("__pycache__"))
     (dest / "pytest.ini").write_text("[pytest]\n")  # pin rootdir; no outside config
     if rewrite:
         for path in dest.rglob("*.py"):
-            path.write_text(rewrite_imports(path.read_text()))
+            text = rewrite_imports(path.read_text(), to_top_level=to_top_level)
+            path.write_text(text)
     return dest
 
 
@@ -209,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="unpacked psyphy sdist (the folder holding tests/)")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter with psyphy_numpyro (and psyphy) installed")
+    parser.add_argument("--to-top-level", action="store_true",
+                        help="import every psyphy name from psyphy_numpyro's top level "
+                             "instead of the same module path")
     parser.add_argument("--baseline", action="store_true",
                         help="also run the unchanged tests against psyphy itself")
     parser.add_argument("--json", type=Path, help="write the per-test results here")
@@ -228,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         baseline = None
         if args.baseline:
             baseline = run_pytest(original, args.python, args.pytest_args)
-        rewritten = copy_tests(sdist, work / "rewritten", rewrite=True)
+        rewritten = copy_tests(sdist, work / "rewritten", rewrite=True,
+                               to_top_level=args.to_top_level)
+        mode = "to the top level" if args.to_top_level else "same module paths"
+        print(f"imports rewritten: psyphy -> psyphy_numpyro, {mode}")
         results = complete(run_pytest(rewritten, args.python, args.pytest_args),
                            [] if args.pytest_args else expected)
         if args.json:

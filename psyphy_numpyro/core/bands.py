@@ -400,15 +400,15 @@ def psychometric_band(
     if data is not None:
         observed = binned_proportions(data, ref, u, model=model, bins=bins, prob=prob,
                                       angle_tol=angle_tol, ref_tol=ref_tol)
-    noise = None
+    mc_samples = None
     if model.needs_draws:
         mc_key = default_mc_key(model, mc_key)
         if num_samples is not None:
             num_samples = check.positive_int("num_samples", num_samples)
-        noise = model.draw_noise(mc_key, None, num_samples)
+        mc_samples = model.draw_mc_samples(mc_key, None, num_samples)
     dtype = jnp.asarray(draws[model.prior.site]).dtype
     p = np.asarray(p_correct_draws(model, draws, jnp.asarray(refs, dtype),
-                                    jnp.asarray(probe, dtype), noise))
+                                    jnp.asarray(probe, dtype), mc_samples))
     return PsychometricBand(ref, u, distances, p.mean(axis=0), central_interval(p, prob), p,
                             float(prob), observed)
 

@@ -82,7 +82,10 @@ def open_unit_interval(name: str, value) -> float:
 
 
 def finite_array(name: str, value, *, ndim: int | None = None) -> np.ndarray:
-    """Convert ``value`` to a float array; raise on NaN/inf or a wrong ndim."""
+    """Convert ``value`` to a float array; raise on NaN/inf, complex values or a wrong ndim."""
+    if np.iscomplexobj(value):
+        raise TypeError(f"{name} must be real; got complex values (dtype "
+                        f"{np.asarray(value).dtype}). Pass the real part if that is meant.")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as err:

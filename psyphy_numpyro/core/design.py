@@ -149,7 +149,7 @@ def comparisons_along_directions(
         )
 
     ref = np.repeat(refs, trials_per_ref, axis=0)
-    cmp = np.full_like(ref, np.nan)
+    probe = np.full_like(ref, np.nan)
     pending = np.arange(ref.shape[0])
     dim = ref.shape[1]
     shape = (ref.shape[0], _CANDIDATES)  # one shape every round: one compilation
@@ -164,10 +164,10 @@ def comparisons_along_directions(
         fits = (norm[..., 0] > 0) & np.all(np.abs(cand) <= 1.0, axis=-1)
         found = fits.any(axis=1)
         first = fits.argmax(axis=1)
-        cmp[pending[found]] = cand[found, first[found]]
+        probe[pending[found]] = cand[found, first[found]]
         pending = pending[~found]
         if not pending.size:
-            return ref, cmp
+            return ref, probe
     i = pending[0] // trials_per_ref
     raise ValueError(
         f"could not place {pending.size} comparison(s) inside [-1, 1]^d after "

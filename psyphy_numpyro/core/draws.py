@@ -19,11 +19,11 @@ from psyphy_numpyro.core.readouts import is_stack
 
 
 @partial(jax.jit, static_argnums=0)
-def p_correct_draws(model: Any, draws: dict, ref, probe, noise) -> jnp.ndarray:
+def p_correct_draws(model: Any, draws: dict, ref, probe, mc_samples) -> jnp.ndarray:
     """p(correct) of every pair under every draw: shape ``(num_draws, n_test)``."""
 
     def one(params):
-        return jax.nn.sigmoid(model.trial_logits(params, ref, probe, noise))
+        return jax.nn.sigmoid(model.trial_logits(params, ref, probe, mc_samples))
 
     return jax.vmap(one)(draws)
 

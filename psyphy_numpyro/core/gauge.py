@@ -256,9 +256,9 @@ def gauge_fixed_model(wppm: Any, frame: Any = None) -> Callable[..., None]:
     """The full WPPM's NumPyro model on the gauge-fixed ``W`` (for NUTS).
 
     Called like ``wppm.numpyro_model``: ``fn(ref, probe, responses=None,
-    noise=None)``. Samples the free coordinates (site ``W_free``, from
+    mc_samples=None)``. Samples the free coordinates (site ``W_free``, from
     :class:`GaugeFixedPrior`) and records ``W`` as a deterministic site; the
-    trials are observed as in :func:`~psyphy_numpyro.model.wppm_model`. The
+    trials are observed as in :func:`~psyphy_numpyro.core.numpyro_model.wppm_model`. The
     posterior of every rotation-invariant quantity (the covariance field,
     thresholds, p(correct)) is the same as the original model's, and ``W``
     itself is identified, so its R-hat and ESS are meaningful. ``frame``
@@ -269,9 +269,9 @@ def gauge_fixed_model(wppm: Any, frame: Any = None) -> Callable[..., None]:
 
     prior = GaugeFixedPrior(wppm.prior, frame)
 
-    def model(ref, probe, responses=None, noise=None):
+    def model(ref, probe, responses=None, mc_samples=None):
         free = numpyro.sample("W_free", prior)
         W = numpyro.deterministic("W", from_free(free, prior.scale, prior.frame)[0])
-        observe_trials(wppm, {"W": W}, ref, probe, responses, noise)
+        observe_trials(wppm, {"W": W}, ref, probe, responses, mc_samples)
 
     return model

@@ -97,7 +97,7 @@ def to_inference_data(
     rng_key
         Key for the posterior predictive draws.
     model_kwargs
-        Extra model arguments of the run (the full WPPM's fixed ``noise``).
+        Extra model arguments of the run (the full WPPM's fixed ``mc_samples``).
 
     Returns
     -------
@@ -148,7 +148,7 @@ def draws_to_inference_data(
     rng_key
         Key for the posterior predictive draws.
     model_kwargs
-        Extra model arguments (the full WPPM's fixed ``noise``).
+        Extra model arguments (the full WPPM's fixed ``mc_samples``).
     sample_stats
         Optional per-draw statistics under ArviZ's names, arrays of shape
         ``(chain, draw)`` (see :func:`arviz_sample_stats`).

@@ -3,7 +3,7 @@
 A fit's integer ``seed`` gives four keys (:func:`fit_keys`). ``init`` and
 ``run`` are the two halves of ``PRNGKey(seed)``, as psyphy's
 ``MAPOptimizer`` splits it (the prior draw that starts a fit, then the
-optimiser's or sampler's own stream). ``noise`` and ``starts`` come from
+optimiser's or sampler's own stream). ``mc_samples`` and ``starts`` come from
 ``fold_in(PRNGKey(seed), 1)``: the fixed Monte Carlo draws that make the full
 WPPM's density deterministic (the same draws for NUTS, MALA, Laplace and SVI
 at one seed) and the spread of chain starts.
@@ -30,7 +30,7 @@ class FitKeys(NamedTuple):
 
     init: jax.Array
     run: jax.Array
-    noise: jax.Array
+    mc_samples: jax.Array
     starts: jax.Array
 
 
@@ -46,8 +46,8 @@ def fit_keys(seed: int) -> FitKeys:
     """
     master = jax.random.PRNGKey(check.seed("seed", seed))
     init, run = jax.random.split(master)
-    noise, starts = jax.random.split(jax.random.fold_in(master, 1))
-    return FitKeys(init, run, noise, starts)
+    mc_samples, starts = jax.random.split(jax.random.fold_in(master, 1))
+    return FitKeys(init, run, mc_samples, starts)
 
 
 def default_mc_key(model: Any, key: jax.Array | None = None) -> jax.Array:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpyro.distributions as dist
 
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.oddity.psyphy_draws import (
@@ -35,9 +36,17 @@ class GaussianNoise:
     def __post_init__(self) -> None:
         check.positive("sigma", self.sigma)
 
+    def log_prob(self, residual: jnp.ndarray) -> jnp.ndarray:
+        """Log density of :math:`N(0, \\sigma^2)` at ``residual`` (psyphy's method)."""
+        return dist.Normal(0.0, self.sigma).log_prob(residual)
+
+    def sample_standard(self, key: jax.Array, shape: tuple[int, ...]) -> jnp.ndarray:
+        """Standard normal draws of ``shape`` (psyphy's method)."""
+        return jax.random.normal(key, shape)
+
     def draws(self, key: jax.Array, num_trials: int | None, num_samples: int,
               embedding_dim: int, input_dim: int) -> jnp.ndarray:
-        """Standard normal draws for :func:`psyphy_numpyro.oddity.oddity_p_correct`."""
+        """Standard normal draws for :func:`psyphy_numpyro.core.oddity.psyphy_draws.oddity_p_correct`."""
         return standard_normal_draws(key, num_trials, num_samples, embedding_dim, input_dim)
 
 
@@ -60,8 +69,16 @@ class StudentTNoise:
         check.positive("df", self.df)
         check.positive("scale", self.scale)
 
+    def log_prob(self, residual: jnp.ndarray) -> jnp.ndarray:
+        """Log density of the Student-t with ``df`` and ``scale`` at ``residual``."""
+        return dist.StudentT(self.df, 0.0, self.scale).log_prob(residual)
+
+    def sample_standard(self, key: jax.Array, shape: tuple[int, ...]) -> jnp.ndarray:
+        """Unit Student-t draws of ``shape`` with ``df`` degrees of freedom (psyphy's)."""
+        return jax.random.t(key, self.df, shape)
+
     def draws(self, key: jax.Array, num_trials: int | None, num_samples: int,
               embedding_dim: int, input_dim: int) -> jnp.ndarray:
-        """Student-t draws for :func:`psyphy_numpyro.oddity.oddity_p_correct`."""
+        """Student-t draws for :func:`psyphy_numpyro.core.oddity.psyphy_draws.oddity_p_correct`."""
         return student_t_draws(key, num_trials, num_samples, embedding_dim, input_dim,
                                df=self.df)

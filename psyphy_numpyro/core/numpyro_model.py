@@ -11,7 +11,7 @@ inference runs on it: ``Predictive``, ``SVI`` with any guide, ``MCMC``.
 - Full WPPM: :math:`\Sigma(x) = U(x) U(x)^T + \epsilon I` with
   :math:`U(x) = \sum_{ij} W_{ij} \phi_{ij}(x)` over a Chebyshev basis, and
   p(correct) from the Monte Carlo oddity rule. Its standard draws come from
-  the ``noise`` argument when given (fixed draws: a deterministic density, as
+  the ``mc_samples`` argument when given (fixed draws: a deterministic density, as
   NUTS needs) and otherwise from ``numpyro.prng_key()`` (fresh draws each
   SVI step).
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["observe_trials", "wppm_model"]
 
 
-def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, noise=None) -> None:
+def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, mc_samples=None) -> None:
     """NumPyro model of a discrimination experiment.
 
     Parameters
@@ -46,8 +46,8 @@ def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, noise=None) -> Non
         simulate them.
     spec
         The model's :class:`~psyphy_numpyro.core.spec.WPPMSpec` (``model.spec``).
-    noise
-        Full WPPM only: fixed standard draws (:meth:`WPPM.draw_noise`); when
+    mc_samples
+        Full WPPM only: fixed Monte Carlo samples (:meth:`WPPMSpec.draw_mc_samples`); when
         None they are drawn from ``numpyro.prng_key()``.
 
     Examples
@@ -66,24 +66,24 @@ def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, noise=None) -> Non
     value = numpyro.sample(
         prior.site, prior.distribution(), infer={"event_dims": prior.event_dims}
     )
-    observe_trials(spec, {prior.site: value}, ref, probe, responses, noise)
+    observe_trials(spec, {prior.site: value}, ref, probe, responses, mc_samples)
 
 
 def observe_trials(spec: WPPMSpec, params: Params, ref, probe, responses=None,
-                   noise=None) -> None:
+                   mc_samples=None) -> None:
     """The likelihood part of :func:`wppm_model`: site ``y`` over plate ``trial``.
 
     Shared by every NumPyro model of the WPPM (see
-    :func:`psyphy_numpyro.gauge.gauge_fixed_model`).
+    :func:`psyphy_numpyro.core.gauge.gauge_fixed_model`).
     """
-    if spec.needs_draws and noise is None:
+    if spec.needs_draws and mc_samples is None:
         key = numpyro.prng_key()
         if key is None:
             raise ValueError(
                 "the full WPPM needs Monte Carlo draws: run it under a seed "
-                "(SVI, Predictive) or pass noise=model.draw_noise(key, N) (NUTS)."
+                "(SVI, Predictive) or pass mc_samples=model.draw_mc_samples(key, N) (NUTS)."
             )
-        noise = spec.draw_noise(key, ref.shape[0])
-    logits = spec.trial_logits(params, ref, probe, noise=noise)
+        mc_samples = spec.draw_mc_samples(key, ref.shape[0])
+    logits = spec.trial_logits(params, ref, probe, mc_samples=mc_samples)
     with numpyro.plate("trial", ref.shape[0]):
         numpyro.sample("y", dist.Bernoulli(logits=logits), obs=responses)

@@ -263,7 +263,7 @@ def _distance_to_edge(refs: jnp.ndarray, u: jnp.ndarray) -> jnp.ndarray:
     return jnp.maximum(jnp.min(t, axis=-1), 0.0)
 
 
-def _numerical_radii(model, W, refs, u, noise, criterion, *, stacked, batch_size):
+def _numerical_radii(model, W, refs, u, mc_samples, criterion, *, stacked, batch_size):
     t_max = _distance_to_edge(refs, u)
     x = refs[:, None, :]
 
@@ -271,7 +271,7 @@ def _numerical_radii(model, W, refs, u, noise, criterion, *, stacked, batch_size
         params = {model.prior.site: w}
 
         def p_fn(t):
-            return model.p_correct(params, x, x + t[..., None] * u, noise)
+            return model.p_correct(params, x, x + t[..., None] * u, mc_samples)
 
         return find_thresholds(p_fn, t_max, criterion)
 
@@ -336,7 +336,7 @@ def _full_contour(model, params, ref, criterion, num_angles, key, num_samples):
     if num_samples is None:
         num_samples = model.task.config.num_samples
     num_samples = check.positive_int("num_samples", num_samples)
-    noise = model.draw_noise(key, None, num_samples)
+    mc_samples = model.draw_mc_samples(key, None, num_samples)
     angles = np.linspace(0.0, 2 * np.pi, num_angles, endpoint=False)
     u = jnp.stack([jnp.cos(angles), jnp.sin(angles)], -1)
     batch_refs = jnp.asarray(np.atleast_2d(refs), dtype=u.dtype)
@@ -344,7 +344,7 @@ def _full_contour(model, params, ref, criterion, num_angles, key, num_samples):
     per_draw = batch_refs.shape[0] * num_angles * num_samples
     batch_size = max(1, min(W.shape[0] if stacked else 1, _DRAW_BUDGET // per_draw))
     radii, reached = _numerical_radii_jit(
-        model, W, batch_refs, u, noise, criterion, stacked=stacked,
+        model, W, batch_refs, u, mc_samples, criterion, stacked=stacked,
         batch_size=batch_size,
     )
     radii, reached = np.asarray(radii), np.asarray(reached)

@@ -175,7 +175,7 @@ class WPPMSpec:
         """Draw initial parameters from the prior."""
         return self.prior.sample_params(key)
 
-    def draw_noise(
+    def draw_mc_samples(
         self, key: jax.Array, num_trials: int | None, num_samples: int | None = None
     ) -> Any:
         """Monte Carlo draws for the oddity rule, one set per trial (shared if None).
@@ -209,37 +209,38 @@ class WPPMSpec:
         cov = self.local_covariance(params)
         return mahalanobis(cov, jnp.asarray(probe) - jnp.asarray(ref), self.diag_term)
 
-    def p_correct(self, params: Params, ref, probe, noise=None) -> jnp.ndarray:
+    def p_correct(self, params: Params, ref, probe, mc_samples=None) -> jnp.ndarray:
         """Full WPPM: p(correct) of each trial, clipped as psyphy does.
 
-        ``noise`` comes from :meth:`draw_noise` (None for ``"quadrature"``).
+        ``mc_samples`` come from :meth:`draw_mc_samples` (None for ``"quadrature"``).
         """
         W, deg, cfg = params["W"], self.basis_degree, self.task.config
-        U_ref, U_cmp = wishart_sqrt(W, ref, deg), wishart_sqrt(W, probe, deg)
+        U_ref, U_probe = wishart_sqrt(W, ref, deg), wishart_sqrt(W, probe, deg)
         settings = dict(diag_term=self.diag_term, bandwidth=cfg.bandwidth, clip=PROB_CLIP)
         if self.estimator == "quadrature":
             rule = quadrature_rule(*cfg.quadrature)
-            return quadrature_p_correct(U_ref, U_cmp, ref, probe, rule, **settings)
-        if noise is None:
+            return quadrature_p_correct(U_ref, U_probe, ref, probe, rule, **settings)
+        if mc_samples is None:
             raise ValueError(
                 f'the {self.estimator!r} estimator needs Monte Carlo draws: pass '
-                "noise=model.draw_noise(key, num_trials)."
+                "mc_samples=model.draw_mc_samples(key, num_trials)."
             )
         if self.estimator == "mc":
-            return gaussian_mc_p_correct(U_ref, U_cmp, ref, probe, noise, **settings)
-        return oddity_p_correct(U_ref, U_cmp, ref, probe, noise, **settings)
+            return gaussian_mc_p_correct(U_ref, U_probe, ref, probe, mc_samples, **settings)
+        return oddity_p_correct(U_ref, U_probe, ref, probe, mc_samples, **settings)
 
-    def trial_logits(self, params: Params, ref, probe, noise=None) -> jnp.ndarray:
+    def trial_logits(self, params: Params, ref, probe, mc_samples=None) -> jnp.ndarray:
         """Log-odds of a correct answer for each trial."""
         if self.is_mvp:
             return self.task.logits(self.discriminability_batch(params, ref, probe))
-        p = self.p_correct(params, ref, probe, noise)
+        p = self.p_correct(params, ref, probe, mc_samples)
         return jnp.log(p) - jnp.log1p(-p)
 
     @partial(jax.jit, static_argnums=0)
-    def log_likelihood(self, params: Params, trials: Trials, noise=None) -> jnp.ndarray:
+    def log_likelihood(self, params: Params, trials: Trials,
+                       mc_samples=None) -> jnp.ndarray:
         """Bernoulli log-likelihood of each trial, shape ``(N,)`` (compiled per spec)."""
-        logits = self.trial_logits(params, trials.ref, trials.probe, noise)
+        logits = self.trial_logits(params, trials.ref, trials.probe, mc_samples)
         return dist.Bernoulli(logits=logits).log_prob(trials.responses)
 
     # -- checks ---------------------------------------------------------------------

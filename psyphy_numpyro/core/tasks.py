@@ -1,7 +1,7 @@
 """Psychophysical tasks: how discriminability becomes p(correct).
 
 A task is a small frozen configuration object; the maths lives in
-:mod:`psyphy_numpyro.likelihood`.
+:mod:`psyphy_numpyro.core.links`.
 """
 
 from __future__ import annotations
@@ -36,18 +36,18 @@ class OddityTaskConfig:
 
         - ``"mc"``: plain Monte Carlo with ``num_samples`` draws per trial.
           With Gaussian noise it runs in the reduced form of
-          :mod:`psyphy_numpyro.oddity_gaussian` (the same estimator as
+          :mod:`psyphy_numpyro.core.oddity.gaussian_mc` (the same estimator as
           psyphy's, many times faster); with Student-t noise it uses psyphy's
           draws.
         - ``"quadrature"``: a deterministic, smooth rule
-          (:mod:`psyphy_numpyro.oddity_quadrature`; Gaussian noise, input_dim
+          (:mod:`psyphy_numpyro.core.oddity.quadrature`; Gaussian noise, input_dim
           2), more accurate with 144 nodes than ``"mc"`` with 2,000 samples.
           Best for NUTS and Laplace.
         - ``"psyphy"``: psyphy 0.0.5's own draws (``3 (e + d)`` per sample,
           its key layout), so the same key gives psyphy's numbers exactly.
     quadrature
         Nodes of the quadrature rule: ``(num_angles, num_radii, num_chords)``
-        (see :func:`~psyphy_numpyro.oddity_quadrature.quadrature_rule`).
+        (see :func:`~psyphy_numpyro.core.oddity.quadrature.quadrature_rule`).
     """
 
     num_samples: int = 1000
@@ -81,7 +81,7 @@ class OddityTask:
     The MVP model maps discriminability to p(correct) with psyphy's ``tanh``
     rule (``slope``); it starts at 2/3, not chance, at zero discriminability
     (see the docs). The full WPPM uses the Monte Carlo rule of
-    :mod:`psyphy_numpyro.oddity` with the settings in ``config``, which starts
+    :mod:`psyphy_numpyro.core.oddity.psyphy_draws` with the settings in ``config``, which starts
     at chance, 1/3. ``OddityTask(OddityTaskConfig(...))`` (psyphy 0.0.5's
     positional form) is accepted.
 
@@ -126,7 +126,7 @@ class OddityTask:
 
     # -- psyphy 0.0.5's task interface (predict, simulate, loglik) -----------------
     # The maths stays in the model (``WPPM.p_correct``, ``WPPM.trial_logits``,
-    # ``WPPM.draw_noise``, ``WPPM.log_likelihood_from_data``); these methods only
+    # ``WPPM.draw_mc_samples``, ``WPPM.log_likelihood_from_data``); these methods only
     # arrange psyphy's arguments and keys for it.
     @staticmethod
     def _predict_fn(model, params, ref, probe, key, num_trials):
@@ -135,7 +135,7 @@ class OddityTask:
 
         if model.is_mvp:
             return jax.nn.sigmoid(model.trial_logits(params, ref, probe))
-        return model.p_correct(params, ref, probe, model.draw_noise(key, num_trials))
+        return model.p_correct(params, ref, probe, model.draw_mc_samples(key, num_trials))
 
     @staticmethod
     def _simulate_fn(model, params, ref, probe, key):
@@ -149,7 +149,7 @@ class OddityTask:
         """Check the model and ``(..., 2, input_dim)`` stimuli; return ref, probe."""
         import jax
 
-        if not all(hasattr(model, a) for a in ("task", "trial_logits", "draw_noise")):
+        if not all(hasattr(model, a) for a in ("task", "trial_logits", "draw_mc_samples")):
             raise TypeError(
                 f"model must be a psyphy_numpyro.WPPM, got {type(model).__name__}."
             )
@@ -189,7 +189,7 @@ class OddityTask:
         model
             The :class:`~psyphy_numpyro.WPPM` whose task this is.
         key
-            Key of the full WPPM's Monte Carlo draws (``model.draw_noise``; the
+            Key of the full WPPM's Monte Carlo draws (``model.draw_mc_samples``; the
             MVP ignores it); default ``PRNGKey(config.default_key_seed)``. Where
             the model draws as psyphy does, the same key gives psyphy's value.
 

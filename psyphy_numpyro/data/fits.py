@@ -24,7 +24,7 @@ File layout (format version :data:`FORMAT_VERSION`):
   its trials;
 - ``constant_data``: the stimuli ``ref`` and ``probe`` (dims ``trial, dim``);
 - ``fit``: arrays of the fit itself, e.g. the fixed Monte Carlo draws
-  ``noise`` that NUTS conditioned the full WPPM on.
+  ``mc_samples`` that NUTS conditioned the full WPPM on.
 
 The file is assembled by :func:`~psyphy_numpyro.core.idata.build_inference_data`,
 the builder every ArviZ conversion of the package uses.
@@ -329,6 +329,8 @@ def _write_map(fit: MAPPosterior) -> FitRecord:
 
 
 def _read_map(model: WPPM, record: FitRecord) -> MAPPosterior:
+    if record.sample_stats or any(v.shape[:2] != (1, 1) for v in record.draws.values()):
+        raise KeyError("a single point (one chain of one draw) and no sample_stats")
     params = {k: jnp.asarray(v[0, 0]) for k, v in record.draws.items()}
     return MAPPosterior(params, model, record.history.get("loss"), record.trials)
 
@@ -349,7 +351,7 @@ def _write_nuts(fit: NUTSPosterior) -> FitRecord:
 
 def _read_nuts(model: WPPM, record: FitRecord) -> NUTSPosterior:
     if record.trials is None:
-        raise ValueError("the MCMC fit in the file has no trials (observed_data).")
+        raise KeyError("trials (observed_data)")
     kwargs = _kwargs_from(record.arrays, record.info.get("model_kwargs", []))
     fields = {_NUMPYRO_STAT_NAMES[name]: -value if name == "lp" else value
               for name, value in record.sample_stats.items()
@@ -492,7 +494,22 @@ def load_fit(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path!r} has no model_config attribute; it is damaged.")
     model = model_from_config(json.loads(attrs["model_config"]))
     record = _from_idata(idata, json.loads(attrs.get("fit_info", "{}")))
-    return _FORMATS[kind].read(model, record)
+    site, shape = model.prior.site, model.prior.shape
+    stored = record.draws.get(site)
+    if stored is None or stored.ndim != 2 + len(shape) or stored.shape[2:] != shape:
+        got = "none" if stored is None else f"shape {stored.shape}"
+        raise ValueError(
+            f"{path!r}: the stored model configuration expects draws of {site!r} of "
+            f"shape (chain, draw, *{shape}), but the file holds {got}; the file was "
+            "edited or damaged."
+        )
+    try:
+        return _FORMATS[kind].read(model, record)
+    except (KeyError, IndexError) as err:
+        raise ValueError(
+            f"{path!r} is marked as a {kind!r} fit but does not hold one (missing "
+            f"{err}); the file was edited or damaged."
+        ) from None
 
 
 def _dims(name: str, value: Any) -> tuple[tuple[str, ...], np.ndarray]:

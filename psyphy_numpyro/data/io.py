@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from psyphy_numpyro.core.trials import TrialData as TrialData  # psyphy's io has it
 from psyphy_numpyro.data.dataset import ResponseData, as_response_data
 
 PathLike = str | os.PathLike
@@ -57,8 +58,8 @@ def save_responses_csv(data: Any, path: PathLike) -> None:
     Parameters
     ----------
     data
-        A :class:`~psyphy_numpyro.data.ResponseData` or
-        :class:`~psyphy_numpyro.data.TrialData` (or psyphy's versions) with
+        A :class:`~psyphy_numpyro.data.dataset.ResponseData` or
+        :class:`~psyphy_numpyro.core.trials.TrialData` (or psyphy's versions) with
         binary responses and no context.
     path
         File to write (overwritten).
@@ -224,6 +225,15 @@ def _parse_header(header: list[str], at: str) -> tuple[list, bool]:
                     "coordinates must be numbered 0, 1, ... in order."
                 )
             slots[-1][1].append(i)
+        names = [s[0] for s in slots]
+        extra = [n for n in names if n not in ("ref", "probe")]
+        if {"ref", "probe"} <= set(names) and extra:
+            raise ValueError(
+                f"{at}: columns {[header[i] for n, c in slots if n in extra for i in c]} "
+                "are neither ref_<j>, probe_<j> nor response; a trial has one "
+                "reference and one comparison. Remove the extra columns (or save them "
+                "in another file)."
+            )
         sizes = {len(s[1]) for s in slots}
         if len(sizes) != 1:
             raise ValueError(

@@ -14,6 +14,7 @@ from psyphy_numpyro.core.keys import fit_keys
 from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.inference.nuts import NUTSSampler
 from psyphy_numpyro.posterior.langevin import LangevinPosterior
+from psyphy_numpyro.posterior.posterior import MAPPosterior as MAPPosterior  # as psyphy
 
 
 class LangevinSampler(InferenceEngine):
@@ -26,7 +27,7 @@ class LangevinSampler(InferenceEngine):
     step_size
         Leapfrog step size :math:`\epsilon`: each proposal moves
         :math:`\tfrac{\epsilon^2}{2}\nabla\log\pi + \epsilon\,\xi`,
-        :math:`\xi \sim \mathcal N(0, I)` (see :mod:`psyphy_numpyro.langevin`).
+        :math:`\xi \sim \mathcal N(0, I)` (see :mod:`psyphy_numpyro.inference.langevin`).
     temperature
         The chain targets :math:`\pi(\theta)^{1/T}`, i.e. the potential
         (negative log posterior, prior included) divided by :math:`T`. ``1``

@@ -20,6 +20,7 @@ from psyphy_numpyro.core.infer.laplace import (
 )
 from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.posterior.laplace import LaplacePosterior
+from psyphy_numpyro.posterior.posterior import MAPPosterior as MAPPosterior  # as psyphy
 
 
 class LaplaceApproximation(InferenceEngine):
@@ -115,6 +116,6 @@ class LaplaceApproximation(InferenceEngine):
                 null_directions=null, **model_kwargs,
             )
         else:
-            H = fisher_precision(model, params, trials, model_kwargs.get("noise"))
+            H = fisher_precision(model, params, trials, model_kwargs.get("mc_samples"))
             result = gaussian_from_precision(params, H, null)
         return LaplacePosterior(result, model, trials, model_kwargs, hessian)

@@ -29,7 +29,7 @@ class NUTSSampler(InferenceEngine):
         Show NumPyro's progress bar.
     fix_rotations
         Full WPPM: sample ``W`` with its embedding rotation fixed
-        (:func:`~psyphy_numpyro.gauge.gauge_fixed_model`). Every
+        (:func:`~psyphy_numpyro.core.gauge.gauge_fixed_model`). Every
         rotation-invariant readout has the same posterior, ``W``'s entries are
         identified, and NUTS no longer wanders along the rotations, which
         makes its trajectories much shorter.

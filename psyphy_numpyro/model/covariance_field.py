@@ -21,7 +21,7 @@ stack of posterior draws:
 >>> jax.vmap(lambda p: WPPMCovarianceField(model, p)(X))(draws).shape
 (4, 3, 2, 2)
 
-The maths is :func:`psyphy_numpyro.covariance.wishart_sqrt` and
+The maths is :func:`psyphy_numpyro.core.covariance.wishart_sqrt` and
 :meth:`psyphy_numpyro.WPPM.local_covariance`; nothing is recomputed here.
 
 References

@@ -11,6 +11,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+import jax
+import jax.numpy as jnp
+import numpyro.distributions as dist
+
+from psyphy_numpyro.core.keys import default_draw_key
 from psyphy_numpyro.core.tasks import OddityTask, OddityTaskConfig, TwoAFC
 
 __all__ = [
@@ -38,13 +43,56 @@ class TaskLikelihood(ABC):
     def simulate(self, params: Any, stimuli: Any, model: Any, **kwargs: Any) -> Any:
         """Simulated answers for the stimuli."""
 
+    def _per_trial(self, params: Any, stimuli: Any, model: Any, key: Any) -> tuple:
+        """``predict`` on every trial of ``stimuli`` ``(N, k_stim, d)``, one key each."""
+        stimuli = jnp.asarray(stimuli)
+        keys = jax.random.split(key, stimuli.shape[0])
+        return jax.vmap(lambda s, k: tuple(self.predict(params, s, model, key=k)))(
+            stimuli, keys)
+
 
 class BernoulliTaskLikelihood(TaskLikelihood, ABC):
-    """A task whose answers are right/wrong (Bernoulli)."""
+    """A task whose answers are right/wrong (Bernoulli).
+
+    A subclass writes only ``predict(params, stimuli, model, *, key)``, which
+    returns ``(p_correct,)`` for one trial of stimuli ``(k_stim, input_dim)``;
+    :meth:`loglik` and :meth:`simulate` apply it to every trial with its own
+    key (split from ``key``; ``PRNGKey(0)`` when None, as in psyphy).
+    """
+
+    def loglik(self, params: Any, data: Any, model: Any, *, key: Any = None) -> Any:
+        """Total Bernoulli log-likelihood of ``data`` (``.stimuli``, ``.responses``)."""
+        responses = jnp.asarray(data.responses)
+        responses = responses[:, 0] if responses.ndim == 2 else responses
+        (p,) = self._per_trial(params, data.stimuli, model, default_draw_key(key))
+        return jnp.sum(dist.Bernoulli(probs=p).log_prob(responses.astype(jnp.int32)))
+
+    def simulate(self, params: Any, stimuli: Any, model: Any, *, key: Any) -> Any:
+        """Simulated answers ``(responses, (p_correct,))`` for trials ``(N, k_stim, d)``."""
+        key_p, key_y = jax.random.split(key)
+        (p,) = self._per_trial(params, stimuli, model, key_p)
+        return jax.random.bernoulli(key_y, p).astype(jnp.int32), (p,)
 
 
 class GaussianTaskLikelihood(TaskLikelihood, ABC):
-    """A task whose answers are continuous (Gaussian); none is built here yet."""
+    """A task whose answers are continuous: Gaussian given the stimuli.
+
+    A subclass writes only ``predict(params, stimuli, model, *, key)``, which
+    returns ``(mean, cov)`` of one trial's answer (shapes ``(R,)`` and
+    ``(R, R)``); no task of this package is of this kind yet.
+    """
+
+    def loglik(self, params: Any, data: Any, model: Any, *, key: Any = None) -> Any:
+        """Total Gaussian log-likelihood of ``data.responses`` ``(N, R)``."""
+        mean, cov = self._per_trial(params, data.stimuli, model, default_draw_key(key))
+        responses = jnp.asarray(data.responses).reshape(mean.shape)
+        return jnp.sum(dist.MultivariateNormal(mean, cov).log_prob(responses))
+
+    def simulate(self, params: Any, stimuli: Any, model: Any, *, key: Any) -> Any:
+        """Simulated answers ``(responses, (mean, cov))``, responses ``(N, R)``."""
+        key_p, key_y = jax.random.split(key)
+        mean, cov = self._per_trial(params, stimuli, model, key_p)
+        return dist.MultivariateNormal(mean, cov).sample(key_y), (mean, cov)
 
 
 BernoulliTaskLikelihood.register(OddityTask)

@@ -19,6 +19,7 @@ import numpy as np
 
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.basis import basis_functions
+from psyphy_numpyro.core.basis import chebyshev_basis as chebyshev_basis  # as psyphy
 from psyphy_numpyro.core.covariance import wishart_sqrt
 from psyphy_numpyro.core.keys import default_draw_key, default_mc_key
 from psyphy_numpyro.core.noise import GaussianNoise
@@ -27,6 +28,12 @@ from psyphy_numpyro.core.spec import Params, WPPMSpec
 from psyphy_numpyro.core.tasks import OddityTask, OddityTaskConfig
 from psyphy_numpyro.core.trials import Trials
 from psyphy_numpyro.model.base import Model
+from psyphy_numpyro.model.likelihood import (  # psyphy's module has them
+    BernoulliTaskLikelihood as BernoulliTaskLikelihood,
+)
+from psyphy_numpyro.model.likelihood import (
+    TaskLikelihood as TaskLikelihood,
+)
 
 __all__ = ["WPPM", "Params", "Stimulus"]
 
@@ -48,11 +55,16 @@ def _from_spec(name: str) -> Any:
     return method
 
 
-def _fixed(name: str) -> None:
-    raise AttributeError(
-        f"WPPM.{name} is fixed once the model is built (compiled code is cached "
-        f"per model); build a new WPPM with the {name} you want."
-    )
+def _fixed_property(name: str, doc: str) -> property:
+    """A read-only view of the spec's ``name``; assigning it says why it is fixed."""
+
+    def refuse(self: Any, value: Any) -> None:
+        raise AttributeError(
+            f"WPPM.{name} is fixed once the model is built (compiled code is cached "
+            f"per model); build a new WPPM with the {name} you want."
+        )
+
+    return property(lambda self: getattr(self._spec, name), refuse, doc=doc)
 
 
 class WPPM(Model):
@@ -182,41 +194,13 @@ class WPPM(Model):
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._spec))
 
-    @property
-    def input_dim(self) -> int:
-        """Dimension of the stimulus space (fixed once the model is built)."""
-        return self._spec.input_dim
-
-    @input_dim.setter
-    def input_dim(self, value: Any) -> None:
-        _fixed("input_dim")
-
-    @property
-    def prior(self) -> Prior:
-        """The :class:`~psyphy_numpyro.Prior` (fixed once the model is built)."""
-        return self._spec.prior
-
-    @prior.setter
-    def prior(self, value: Any) -> None:
-        _fixed("prior")
-
-    @property
-    def noise(self) -> Any:
-        """The noise model (fixed once the model is built)."""
-        return self._spec.noise
-
-    @noise.setter
-    def noise(self, value: Any) -> None:
-        _fixed("noise")
-
-    @property
-    def diag_term(self) -> float:
-        r"""The :math:`\epsilon` added to the covariance diagonal (fixed)."""
-        return self._spec.diag_term
-
-    @diag_term.setter
-    def diag_term(self, value: Any) -> None:
-        _fixed("diag_term")
+    input_dim = _fixed_property(
+        "input_dim", "Dimension of the stimulus space (fixed once the model is built).")
+    prior = _fixed_property(
+        "prior", "The :class:`~psyphy_numpyro.Prior` (fixed once the model is built).")
+    noise = _fixed_property("noise", "The noise model (fixed once the model is built).")
+    diag_term = _fixed_property(
+        "diag_term", r"The :math:`\epsilon` added to the covariance diagonal (fixed).")
 
     @property
     def task(self) -> Any:
@@ -250,7 +234,7 @@ class WPPM(Model):
     needs_draws = _from_spec("needs_draws")
     numpyro_model = _from_spec("numpyro_model")
     init_params = _from_spec("init_params")
-    draw_noise = _from_spec("draw_noise")
+    draw_mc_samples = _from_spec("draw_mc_samples")
     local_covariance = _from_spec("local_covariance")
     discriminability_batch = _from_spec("discriminability_batch")
     p_correct = _from_spec("p_correct")
@@ -296,8 +280,8 @@ class WPPM(Model):
         ref, probe = self._one_pair(params, stimulus)
         if self.is_mvp:
             return jax.nn.sigmoid(self.trial_logits(params, ref, probe))[0]
-        noise = self.draw_noise(default_mc_key(self, key), None)
-        return self.p_correct(params, ref, probe, noise)[0]
+        mc_samples = self.draw_mc_samples(default_mc_key(self, key), None)
+        return self.p_correct(params, ref, probe, mc_samples)[0]
 
     def log_likelihood_from_data(
         self, params: Params, data: Any, *, key: jax.Array | None = None
@@ -309,8 +293,8 @@ class WPPM(Model):
         """
         self.prior.check_params(params)
         trials = data if isinstance(data, Trials) else self.trials(data)
-        noise = self.draw_noise(default_draw_key(key), trials.ref.shape[0])
-        return jnp.sum(self.log_likelihood(params, trials, noise))
+        mc_samples = self.draw_mc_samples(default_draw_key(key), trials.ref.shape[0])
+        return jnp.sum(self.log_likelihood(params, trials, mc_samples))
 
     def log_posterior_from_data(
         self, params: Params, data: Any, *, key: jax.Array | None = None

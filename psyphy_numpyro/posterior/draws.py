@@ -75,7 +75,7 @@ class StoredPosterior(DrawsPosterior):
         The data, when the fit held it (else None).
     model_kwargs
         Extra model arguments of the fit's density (the full WPPM's fixed
-        ``noise``), when it held them.
+        ``mc_samples``), when it held them.
     """
 
     def __init__(self, model: Any, params: dict, samples: dict,
@@ -93,8 +93,8 @@ class StoredPosterior(DrawsPosterior):
         if self.trials is None:
             raise ValueError("this posterior holds no trials; ArviZ needs the data.")
         kwargs, keys = dict(self.model_kwargs), fit_keys(seed)
-        if self.model.needs_draws and "noise" not in kwargs:
-            kwargs["noise"] = self.model.draw_noise(keys.noise, self.trials.ref.shape[0])
+        if self.model.needs_draws and "mc_samples" not in kwargs:
+            kwargs["mc_samples"] = self.model.draw_mc_samples(keys.mc_samples, self.trials.ref.shape[0])
         draws = {k: np.asarray(v)[None] for k, v in self.samples.items()}
         return draws_to_inference_data(draws, self.model, self.trials,
                                        posterior_predictive=posterior_predictive,

@@ -28,7 +28,7 @@ class LaplacePosterior(DrawsPosterior):
     result
         :class:`LaplaceResult`: precision, covariance, eigenvalues.
     model_kwargs
-        Extra model arguments of the density (the full WPPM's fixed ``noise``).
+        Extra model arguments of the density (the full WPPM's fixed ``mc_samples``).
     hessian
         The curvature used, ``"exact"`` or ``"fisher"``.
     """

@@ -2,11 +2,11 @@
 
 :class:`ParameterPosterior` is psyphy's protocol (``params``, ``model``,
 ``sample(n, *, key)``); MAP, NUTS, Laplace, SVI and Langevin posteriors all
-satisfy it. The Laplace approximation (:mod:`psyphy_numpyro.laplace`), SVI
-(:mod:`psyphy_numpyro.svi`) and the Langevin sampler
-(:mod:`psyphy_numpyro.langevin`) target the same log density as
+satisfy it. The Laplace approximation (:mod:`psyphy_numpyro.inference.laplace`), SVI
+(:mod:`psyphy_numpyro.inference.svi`) and the Langevin sampler
+(:mod:`psyphy_numpyro.inference.langevin`) target the same log density as
 :class:`~psyphy_numpyro.NUTSSampler`: ``model.numpyro_model`` on the trials,
-for the full WPPM with fixed Monte Carlo draws (``model.draw_noise(key, N)``)
+for the full WPPM with fixed Monte Carlo draws (``model.draw_mc_samples(key, N)``)
 so that the density is deterministic. Their posteriors all have ``params``
 (a point estimate), ``model``, ``trials``, ``sample(n, *, key)`` (a params
 dict with leading axis ``n``) and ``to_inference_data()``.

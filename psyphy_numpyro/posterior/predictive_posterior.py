@@ -48,6 +48,9 @@ from psyphy_numpyro.core.readouts import (
     fit_ellipse,
     threshold_contour,
 )
+from psyphy_numpyro.model.likelihood import (  # as in psyphy
+    BernoulliTaskLikelihood as BernoulliTaskLikelihood,
+)
 from psyphy_numpyro.model.wppm import WPPM
 
 
@@ -249,11 +252,11 @@ class WPPMPredictivePosterior:
             return self._threshold_covariances(draws, refs, cfg)
         ref, probe = self._pairs()
         model = self.model
-        noise = None
+        mc_samples = None
         if not model.is_mvp:
-            noise = model.draw_noise(default_mc_key(model), None)
+            mc_samples = model.draw_mc_samples(default_mc_key(model), None)
         return p_correct_draws(model, draws, jnp.asarray(ref, jnp.float32),
-                                jnp.asarray(probe, jnp.float32), noise)
+                                jnp.asarray(probe, jnp.float32), mc_samples)
 
     def _threshold_covariances(self, draws: dict, refs: np.ndarray,
                                cfg: ThresholdConfig) -> jnp.ndarray:

@@ -27,7 +27,7 @@ class SVIPosterior(DrawsPosterior):
     losses
         Negative ELBO at every step.
     model_kwargs
-        Extra model arguments of the density (the full WPPM's fixed ``noise``).
+        Extra model arguments of the density (the full WPPM's fixed ``mc_samples``).
     """
 
     inference = "svi"

@@ -1,6 +1,6 @@
 """Figures of credible bands: threshold fields, covariance fields, psychometric curves.
 
-Each function draws one result of :mod:`psyphy_numpyro.bands` on a matplotlib
+Each function draws one result of :mod:`psyphy_numpyro.core.bands` on a matplotlib
 axes (a new figure when ``ax`` is None) and returns the axes.
 """
 
@@ -57,7 +57,7 @@ def plot_threshold_bands(
     Parameters
     ----------
     bands
-        From :func:`~psyphy_numpyro.bands.threshold_bands`.
+        From :func:`~psyphy_numpyro.core.bands.threshold_bands`.
     contours
         Other contours at the same references to compare, by label (e.g. the
         simulated truth, ``threshold_contour(model, truth, ref=bands.refs)``);
@@ -142,7 +142,7 @@ def plot_covariance_band(
     Parameters
     ----------
     band
-        From :func:`~psyphy_numpyro.bands.covariance_band`, points of shape
+        From :func:`~psyphy_numpyro.core.bands.covariance_band`, points of shape
         ``(num_points, 2)``.
     truth
         Optional covariances at the same points, ``(num_points, 2, 2)`` (e.g.
@@ -206,7 +206,7 @@ def plot_psychometric_band(
     Parameters
     ----------
     band
-        From :func:`~psyphy_numpyro.bands.psychometric_band`.
+        From :func:`~psyphy_numpyro.core.bands.psychometric_band`.
     criterion
         Draw a horizontal line at this p(correct) (e.g. the threshold's).
     label, color

@@ -1,1 +1,9 @@
-"""TODO."""
+"""Runners of NumPyro inference on any NumPyro model (the WPPM's above all).
+
+:mod:`.map` (SVI with ``AutoDelta`` and optax), :mod:`.mcmc` (NUTS and the
+shared MCMC policy), :mod:`.mala` (Langevin), :mod:`.svi` (Gaussian
+autoguides), :mod:`.laplace` (Gaussians from the curvature) and
+:mod:`.inputs` (the fixed Monte Carlo samples that make a density
+deterministic). Each returns an immutable result; the classes in
+:mod:`psyphy_numpyro.inference` choose their settings.
+"""

@@ -16,14 +16,14 @@ from psyphy_numpyro.core.trials import Trials
 def fixed_density_kwargs(model: Any, trials: Trials, seed: int) -> dict:
     """Model arguments that make the density deterministic, as NUTS uses them.
 
-    For the full WPPM with a Monte Carlo rule, fixed draws
-    (``model.draw_noise``) from the second half of ``PRNGKey(seed)`` split in
-    two, the key :class:`~psyphy_numpyro.NUTSSampler` uses for the same
-    ``seed``; nothing for the MVP or a deterministic rule.
+    For the full WPPM with a Monte Carlo rule, fixed samples
+    (``model.draw_mc_samples``) from ``fit_keys(seed).mc_samples``: the same
+    for NUTS, MALA, Laplace and SVI at one seed; nothing for the MVP or a
+    deterministic rule.
     """
     if model.is_mvp:
         return {}
-    noise = model.draw_noise(fit_keys(seed).noise, trials.ref.shape[0])
-    return {} if noise is None else {"noise": noise}
+    mc_samples = model.draw_mc_samples(fit_keys(seed).mc_samples, trials.ref.shape[0])
+    return {} if mc_samples is None else {"mc_samples": mc_samples}
 
 

@@ -150,7 +150,7 @@ def _jacobian(fn: Callable, flat: jnp.ndarray) -> jnp.ndarray:
 
     Its columns come from the transpose of the VJP, a few directions per
     pass (bounding memory on large studies); no JVP is needed, as the Monte
-    Carlo kernel of :mod:`psyphy_numpyro.oddity_gaussian` defines a custom VJP only.
+    Carlo kernel of :mod:`psyphy_numpyro.core.oddity.gaussian_mc` defines a custom VJP only.
     """
     out, vjp = jax.vjp(fn, flat)
     jvp = jax.linear_transpose(vjp, out)
@@ -213,7 +213,7 @@ def laplace_approximation(
 
 
 def fisher_precision(
-    model: Any, params: dict, trials: Trials, noise: Any = None
+    model: Any, params: dict, trials: Trials, mc_samples: Any = None
 ) -> np.ndarray:
     r"""Generalised Gauss-Newton precision of a WPPM's posterior at ``params``.
 
@@ -229,9 +229,9 @@ def fisher_precision(
     params
         The expansion point.
     trials
-        The trials' stimuli (:class:`~psyphy_numpyro.data.Trials`).
-    noise
-        Full WPPM: fixed Monte Carlo draws (:meth:`WPPM.draw_noise`).
+        The trials' stimuli (:class:`~psyphy_numpyro.core.trials.Trials`).
+    mc_samples
+        Full WPPM: fixed Monte Carlo draws (:meth:`WPPM.draw_mc_samples`).
 
     Returns
     -------
@@ -242,9 +242,9 @@ def fisher_precision(
     site = model.prior.site
 
     @jax.jit
-    def precision(flat, ref, probe, noise):
+    def precision(flat, ref, probe, mc_samples):
         def logits(v):
-            return model.trial_logits(unravel(v), ref, probe, noise)
+            return model.trial_logits(unravel(v), ref, probe, mc_samples)
 
         def neg_log_prior(v):
             return -model.prior.distribution().log_prob(unravel(v)[site])
@@ -253,7 +253,7 @@ def fisher_precision(
         p = jax.nn.sigmoid(logits(flat))
         return jax.hessian(neg_log_prior)(flat) + (J.T * (p * (1.0 - p))) @ J
 
-    return np.asarray(precision(flat, trials.ref, trials.probe, noise))
+    return np.asarray(precision(flat, trials.ref, trials.probe, mc_samples))
 
 
 def rotation_directions(params: dict, site: str = "W") -> np.ndarray:

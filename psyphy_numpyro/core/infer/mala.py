@@ -7,10 +7,9 @@ from typing import Any
 
 import jax
 from numpyro.infer import HMC, MCMC
-from numpyro.infer.initialization import init_to_median, init_to_value
 
 from psyphy_numpyro.core import checks as check
-from psyphy_numpyro.core.infer.mcmc import SAMPLE_STATS_FIELDS
+from psyphy_numpyro.core.infer.mcmc import init_strategy, run_kernel
 
 #: Acceptance rate the warm-up tunes the step size for: optimal for MALA
 #: (Roberts & Rosenthal, 1998).
@@ -56,16 +55,13 @@ def run_mala(
     Returns
     -------
     numpyro.infer.MCMC
-        The finished run, with :data:`~psyphy_numpyro.mcmc.SAMPLE_STATS_FIELDS`.
+        The finished run, with :data:`~psyphy_numpyro.core.infer.mcmc.SAMPLE_STATS_FIELDS`.
     """
     num_samples = check.positive_int("num_samples", num_samples)
     step_size = check.positive("step_size", step_size)
     num_warmup = check.positive_int("num_warmup", num_warmup, minimum=0)
     num_chains = check.positive_int("num_chains", num_chains)
     adapt = num_warmup > 0
-    init_fn = (
-        init_to_median if init_params is None else init_to_value(values=init_params)
-    )
     kernel = HMC(
         model,
         step_size=step_size,
@@ -74,16 +70,8 @@ def run_mala(
         adapt_step_size=adapt,
         adapt_mass_matrix=adapt,
         target_accept_prob=MALA_TARGET_ACCEPT,
-        init_strategy=init_fn,
+        init_strategy=init_strategy(init_params),
     )
-    parallel = jax.local_device_count() >= num_chains
-    mcmc = MCMC(
-        kernel,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        chain_method="parallel" if parallel else "vectorized",
-        progress_bar=progress_bar,
-    )
-    mcmc.run(rng_key, *model_args, extra_fields=SAMPLE_STATS_FIELDS, **model_kwargs)
-    return mcmc
+    return run_kernel(rng_key, kernel, model_args, model_kwargs, num_warmup=num_warmup,
+                      num_samples=num_samples, num_chains=num_chains,
+                      progress_bar=progress_bar)

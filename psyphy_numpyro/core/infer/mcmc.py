@@ -70,21 +70,11 @@ def run_nuts(
     num_samples = check.positive_int("num_samples", num_samples)
     num_chains = check.positive_int("num_chains", num_chains)
     check.open_unit_interval("target_accept_prob", target_accept_prob)
-    init_fn = init_to_median if init_params is None else init_to_value(values=init_params)
     kernel = NUTS(
         model,
-        init_strategy=init_fn,
+        init_strategy=init_strategy(init_params),
         target_accept_prob=target_accept_prob,
         dense_mass=dense_mass,
-    )
-    parallel = jax.local_device_count() >= num_chains
-    mcmc = MCMC(
-        kernel,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        chain_method="parallel" if parallel else "vectorized",
-        progress_bar=progress_bar,
     )
     if chain_init_params is not None:
         for site, value in chain_init_params.items():
@@ -95,6 +85,33 @@ def run_nuts(
                 )
         if num_chains == 1:  # NumPyro takes one chain's start without the axis
             chain_init_params = jax.tree.map(lambda x: x[0], chain_init_params)
+    return run_kernel(rng_key, kernel, model_args, model_kwargs, num_warmup=num_warmup,
+                      num_samples=num_samples, num_chains=num_chains,
+                      progress_bar=progress_bar, chain_init_params=chain_init_params)
+
+
+def init_strategy(init_params: dict | None) -> Any:
+    """NumPyro's start: the prior median, or ``init_params`` when given."""
+    return init_to_median if init_params is None else init_to_value(values=init_params)
+
+
+def run_kernel(rng_key: jax.Array, kernel: Any, model_args: tuple, model_kwargs: dict, *,
+               num_warmup: int, num_samples: int, num_chains: int, progress_bar: bool,
+               chain_init_params: dict | None = None) -> MCMC:
+    """Run an MCMC kernel with this package's chain policy and sample statistics.
+
+    Chains run in parallel when there are enough devices and vectorised
+    otherwise; :data:`SAMPLE_STATS_FIELDS` are always recorded.
+    """
+    parallel = jax.local_device_count() >= num_chains
+    mcmc = MCMC(
+        kernel,
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        num_chains=num_chains,
+        chain_method="parallel" if parallel else "vectorized",
+        progress_bar=progress_bar,
+    )
     mcmc.run(rng_key, *model_args, extra_fields=SAMPLE_STATS_FIELDS,
              init_params=chain_init_params, **model_kwargs)
     return mcmc

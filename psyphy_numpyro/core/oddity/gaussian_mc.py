@@ -1,6 +1,6 @@
 r"""The Gaussian oddity rule in its reduced form: fast plain Monte Carlo.
 
-With Gaussian noise the oddity rule of :mod:`psyphy_numpyro.oddity` depends
+With Gaussian noise the oddity rule of :mod:`psyphy_numpyro.core.oddity.psyphy_draws` depends
 on its ``3 (e + d)`` standard draws only through two ``d``-dimensional
 Gaussian vectors. In the coordinates that whiten
 :math:`\bar\Sigma = \tfrac23\Sigma_r + \tfrac13\Sigma_c = L L^T`, write
@@ -108,9 +108,9 @@ def gaussian_draws(
 
 def whitened_factors(
     U_ref: jnp.ndarray,
-    U_cmp: jnp.ndarray,
+    U_probe: jnp.ndarray,
     ref: jnp.ndarray,
-    cmp: jnp.ndarray,
+    probe: jnp.ndarray,
     diag_term: float,
 ) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
     r"""Per-trial factors of the reduced rule, in whitened coordinates.
@@ -126,14 +126,14 @@ def whitened_factors(
         return jnp.einsum("...de,...fe->...df", U, U) + diag_term * eye
 
     batch = jnp.broadcast_shapes(
-        U_ref.shape[:-2], U_cmp.shape[:-2], ref.shape[:-1], cmp.shape[:-1]
+        U_ref.shape[:-2], U_probe.shape[:-2], ref.shape[:-1], probe.shape[:-1]
     )
     sigma_r = jnp.broadcast_to(cov(U_ref), batch + (d, d))
-    sigma_c = jnp.broadcast_to(cov(U_cmp), batch + (d, d))
+    sigma_c = jnp.broadcast_to(cov(U_probe), batch + (d, d))
     chol = small_cholesky((2.0 / 3.0) * sigma_r + (1.0 / 3.0) * sigma_c)
     P = lower_solve(chol, small_cholesky(2.0 * sigma_r))
     Q = lower_solve(chol, small_cholesky(0.5 * sigma_r + sigma_c))
-    gap = jnp.broadcast_to(ref - cmp, batch + (d,))
+    gap = jnp.broadcast_to(ref - probe, batch + (d,))
     g = lower_solve(chol, gap[..., None])[..., 0]
     return P, Q, g
 
@@ -204,9 +204,9 @@ _mc_kernel.defvjp(_mc_kernel_fwd, _mc_kernel_bwd)
 
 def gaussian_mc_p_correct(
     U_ref: jnp.ndarray,
-    U_cmp: jnp.ndarray,
+    U_probe: jnp.ndarray,
     ref: jnp.ndarray,
-    cmp: jnp.ndarray,
+    probe: jnp.ndarray,
     draws: GaussianDraws,
     *,
     diag_term: float,
@@ -216,21 +216,21 @@ def gaussian_mc_p_correct(
 ) -> jnp.ndarray:
     """Plain Monte Carlo p(correct) of the oddity task with Gaussian noise.
 
-    Same estimator as :func:`psyphy_numpyro.oddity.oddity_p_correct` with
+    Same estimator as :func:`psyphy_numpyro.core.oddity.psyphy_draws.oddity_p_correct` with
     Gaussian draws (see the module docstring), computed in the reduced form.
 
     Parameters
     ----------
-    U_ref, U_cmp
-        Square roots ``U(ref)``, ``U(cmp)``, shape ``(..., input_dim,
+    U_ref, U_probe
+        Square roots ``U(ref)``, ``U(probe)``, shape ``(..., input_dim,
         embedding_dim)``.
-    ref, cmp
+    ref, probe
         Stimuli, shape ``(..., input_dim)``.
     draws
         :class:`GaussianDraws`; with rotations, their number must equal the
         number of trials (the product of the batch axes).
     diag_term, bandwidth, clip
-        As in :func:`psyphy_numpyro.oddity.oddity_p_correct`.
+        As in :func:`psyphy_numpyro.core.oddity.psyphy_draws.oddity_p_correct`.
     chunk
         Trials per chunk of the kernel.
 
@@ -239,18 +239,8 @@ def gaussian_mc_p_correct(
     jnp.ndarray
         p(correct), shape of the broadcast trial axes.
 
-    Examples
-    --------
-    Identical stimuli give chance, 1/3, up to Monte Carlo error:
-
-    >>> U, x = 0.1 * jnp.eye(2, 3), jnp.zeros(2)
-    >>> draws = gaussian_draws(jax.random.PRNGKey(0), None, 4000, 2)
-    >>> p = gaussian_mc_p_correct(U, U, x, x, draws, diag_term=1e-6,
-    ...                           bandwidth=1e-2, clip=1e-6)
-    >>> abs(float(p) - 1 / 3) < 3 * (2 / 9 / 4000) ** 0.5
-    True
     """
-    P, Q, g = whitened_factors(U_ref, U_cmp, ref, cmp, diag_term)
+    P, Q, g = whitened_factors(U_ref, U_probe, ref, probe, diag_term)
     batch, d = g.shape[:-1], g.shape[-1]
     points = draws.points if draws.points.ndim == 3 else draws.points[None]
     if points.shape[-2] != 2 * d:

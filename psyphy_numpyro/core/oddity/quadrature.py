@@ -1,6 +1,6 @@
 r"""A deterministic quadrature rule for the 2-D Gaussian oddity task.
 
-Starting from the reduced form of :mod:`psyphy_numpyro.oddity_gaussian`,
+Starting from the reduced form of :mod:`psyphy_numpyro.core.oddity.gaussian_mc`,
 :math:`\Delta = |w|^2 - |w\cdot u| - \tfrac34|u|^2` with independent
 :math:`u \sim N(0, P P^T)` and :math:`w \sim N(g, C)`: given ``u``, write
 ``w`` in the frame of :math:`e = u/|u|` as :math:`(\alpha, \beta)`. The wrong
@@ -112,9 +112,9 @@ def quadrature_rule(
 
 def quadrature_p_correct(
     U_ref: jnp.ndarray,
-    U_cmp: jnp.ndarray,
+    U_probe: jnp.ndarray,
     ref: jnp.ndarray,
-    cmp: jnp.ndarray,
+    probe: jnp.ndarray,
     rule: QuadratureRule,
     *,
     diag_term: float,
@@ -125,14 +125,14 @@ def quadrature_p_correct(
 
     Parameters
     ----------
-    U_ref, U_cmp
-        Square roots ``U(ref)``, ``U(cmp)``, shape ``(..., 2, embedding_dim)``.
-    ref, cmp
+    U_ref, U_probe
+        Square roots ``U(ref)``, ``U(probe)``, shape ``(..., 2, embedding_dim)``.
+    ref, probe
         Stimuli, shape ``(..., 2)``.
     rule
         From :func:`quadrature_rule`.
     diag_term, clip
-        As in :func:`psyphy_numpyro.oddity.oddity_p_correct`.
+        As in :func:`psyphy_numpyro.core.oddity.psyphy_draws.oddity_p_correct`.
     bandwidth
         The model's logistic smoothing, at most :data:`MAX_BANDWIDTH` (the
         rule integrates the sharp decision; see the module docstring).
@@ -142,15 +142,6 @@ def quadrature_p_correct(
     jnp.ndarray
         p(correct), shape of the broadcast trial axes.
 
-    Examples
-    --------
-    Identical stimuli give chance, 1/3:
-
-    >>> U, x = 0.1 * jnp.eye(2, 3), jnp.zeros(2)
-    >>> p = quadrature_p_correct(U, U, x, x, quadrature_rule(), diag_term=1e-6,
-    ...                          bandwidth=1e-2, clip=1e-6)
-    >>> abs(float(p) - 1 / 3) < 1e-3
-    True
     """
     if ref.shape[-1] != 2:
         raise ValueError(
@@ -162,7 +153,7 @@ def quadrature_p_correct(
             f"the quadrature estimator needs bandwidth <= {MAX_BANDWIDTH}, got "
             f'{bandwidth}; use estimator="mc".'
         )
-    P, Q, g = whitened_factors(U_ref, U_cmp, ref, cmp, diag_term)
+    P, Q, g = whitened_factors(U_ref, U_probe, ref, probe, diag_term)
     C = Q @ jnp.swapaxes(Q, -1, -2)
     u = jnp.einsum("...ij,jk->...ik", P, jnp.asarray(rule.z))  # (..., 2, K)
     a = jnp.sqrt(jnp.sum(u * u, axis=-2))

@@ -1,0 +1,59 @@
+"""Argument checks: clear errors before anything is compiled."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import psyphy_numpyro as pn
+from psyphy_numpyro.core import checks as check
+
+
+def test_the_compilation_guard_sees_a_compile(no_compilation):
+    with pytest.raises(AssertionError, match="compiled before refusing"):
+        with no_compilation():
+            jax.jit(lambda x: x + 1)(jnp.ones(2))
+
+
+@pytest.mark.parametrize("value", [np.array([1 + 2j, 3]), [0.5j], np.complex64(1)])
+def test_complex_values_are_refused_not_cast(value):
+    with pytest.raises(TypeError, match="stim must be real"):
+        check.finite_array("stim", value)
+
+
+def test_complex_stimuli_are_refused_before_compiling(mvp_model, no_compilation):
+    ref = np.zeros((4, 2)) + 0j
+    data = (ref, ref + 0.1, np.ones(4, int))
+    with no_compilation(), pytest.raises(TypeError, match="must be real"):
+        pn.MAPOptimizer(steps=2, show_progress=False).fit(mvp_model, data)
+
+
+def test_params_are_checked_at_psyphys_entry_points(mvp_model, seed_data, no_compilation):
+    bad = {"log_diag": jnp.array([0.0, jnp.nan])}
+    pair = (np.zeros(2), np.full(2, 0.1))
+    with no_compilation():
+        for call in (lambda: mvp_model.predict_prob(bad, pair),
+                     lambda: mvp_model.discriminability(bad, pair),
+                     lambda: mvp_model.log_likelihood_from_data(bad, seed_data),
+                     lambda: mvp_model.predict_prob({"W": jnp.zeros(2)}, pair)):
+            with pytest.raises(ValueError, match="params"):
+                call()
+        with pytest.raises(ValueError, match=r"shape \(2,\)"):
+            mvp_model.predict_prob({"log_diag": jnp.zeros(2)}, (np.zeros(3), np.zeros(2)))
+
+
+def test_traced_params_pass_the_checks(mvp_model):
+    # psyphy differentiates these entry points: checks must not break tracing
+    params = {"log_diag": jnp.zeros(2)}
+    grad = jax.grad(lambda p: mvp_model.predict_prob(p, (np.zeros(2), np.full(2, 0.1))))
+    assert np.all(np.isfinite(grad(params)["log_diag"]))
+
+
+def test_full_model_point_outside_the_domain_is_refused_like_task_predict():
+    model = pn.WPPM(pn.Prior(2, basis_degree=1))
+    params = model.init_params(jax.random.PRNGKey(0))
+    pair = (np.zeros(2), np.full(2, 1.5))
+    with pytest.raises(ValueError, match="Chebyshev domain"):
+        model.task.predict(params, np.stack(pair), model)
+    with pytest.raises(ValueError, match="Chebyshev domain"):
+        model.predict_prob(params, pair)
