@@ -52,6 +52,40 @@ def positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
+def instance(name: str, value: Any, cls: type) -> Any:
+    """Return ``value`` if it is a ``cls``; else raise a ``TypeError`` naming both."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}, got {type(value).__name__}.")
+    return value
+
+
+def optimizer(name: str, value: Any) -> Any:
+    """Return ``value`` if it is None or an optax ``GradientTransformation``; else raise."""
+    import optax
+
+    if value is not None and not isinstance(value, optax.GradientTransformation):
+        raise TypeError(
+            f"{name} must be an optax.GradientTransformation, got {type(value).__name__}."
+        )
+    return value
+
+
+def key(name: str, value: Any) -> Any:
+    """Return ``value`` if it is a JAX PRNG key (``PRNGKey(n)`` or ``random.key(n)``)."""
+    import jax
+
+    typed = isinstance(value, jax.Array) and jax.dtypes.issubdtype(
+        value.dtype, jax.dtypes.prng_key)
+    raw = (isinstance(value, (jax.Array, np.ndarray)) and value.dtype == np.uint32
+           and value.shape == (2,))
+    if not (typed or raw):
+        raise TypeError(
+            f"{name} must be a JAX PRNG key, e.g. jax.random.PRNGKey(0); got "
+            f"{type(value).__name__} {getattr(value, 'shape', '')}."
+        )
+    return value
+
+
 def seed(name: str, value) -> int:
     """Return ``value`` as an int seed in [0, 2**32), or raise (no truncation)."""
     if isinstance(value, bool) or not isinstance(value, Integral):

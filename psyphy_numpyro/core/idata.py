@@ -88,16 +88,8 @@ def to_inference_data(
     mcmc
         The run (its model must be ``model.numpyro_model`` on ``trials``, or
         the gauge-fixed model of the same density).
-    model
-        The WPPM.
-    trials
-        The data.
-    posterior_predictive
-        Also simulate responses ``y`` for every draw (NumPyro ``Predictive``).
-    rng_key
-        Key for the posterior predictive draws.
-    model_kwargs
-        Extra model arguments of the run (the full WPPM's fixed ``mc_samples``).
+    model, trials, posterior_predictive, rng_key, model_kwargs
+        As in :func:`draws_to_inference_data`.
 
     Returns
     -------

@@ -325,6 +325,8 @@ def is_stack(model: Any, params: dict) -> bool:
             f"params[{site!r}] must have shape {model.prior.shape} or "
             f"(num_draws, *{model.prior.shape}), got {np.shape(params[site])}."
         )
+    if not isinstance(params[site], jax.core.Tracer):
+        check.finite_array(f"params[{site!r}]", params[site])
     return ndim == base + 1
 
 
@@ -415,6 +417,7 @@ def threshold_contour(
     if num_angles is None:
         num_angles = _MVP_NUM_ANGLES if model.is_mvp else _FULL_NUM_ANGLES
     num_angles = check.positive_int("num_angles", num_angles, minimum=3)
+    is_stack(model, params)  # the site, its shape, finite values
     if model.is_mvp:
         return _mvp_contour(model, params, criterion, num_angles)
     return _full_contour(model, params, ref, criterion, num_angles, key, num_samples)

@@ -19,6 +19,27 @@ ESTIMATORS = ("mc", "quadrature", "psyphy")
 """Ways to compute the full WPPM's p(correct) (see :class:`OddityTaskConfig`)."""
 
 
+class _TanhLink:
+    """The MVP tasks' methods over their ``tanh`` link (:mod:`.links`).
+
+    A task sets ``_links = (logits, discriminability)``, ``slope`` and ``floor``,
+    the p(correct) at zero discriminability.
+    """
+
+    def logits(self, d: jnp.ndarray) -> jnp.ndarray:
+        """Log-odds of a correct answer at discriminability ``d``."""
+        return self._links[0](d, self.slope)
+
+    def discriminability(self, p: jnp.ndarray) -> jnp.ndarray:
+        """Discriminability at which p(correct) equals ``p`` (in [floor, 1))."""
+        return self._links[1](p, self.slope)
+
+    @property
+    def default_criterion(self) -> float:
+        """Half-way from the link's floor to 1: 5/6 for the oddity task, 0.75 for 2AFC."""
+        return 0.5 * (self.floor + 1.0)
+
+
 @dataclass(frozen=True)
 class OddityTaskConfig:
     """Monte Carlo settings of the full WPPM's oddity rule.
@@ -111,18 +132,10 @@ class OddityTask:
                 f"config must be an OddityTaskConfig, got {type(self.config).__name__}."
             )
 
-    def logits(self, d: jnp.ndarray) -> jnp.ndarray:
-        """Log-odds of a correct answer at discriminability ``d``."""
-        return likelihood.oddity_mvp_logits(d, self.slope)
-
-    def discriminability(self, p: jnp.ndarray) -> jnp.ndarray:
-        """Discriminability at which p(correct) equals ``p`` (in [2/3, 1))."""
-        return likelihood.oddity_mvp_discriminability(p, self.slope)
-
-    @property
-    def default_criterion(self) -> float:
-        """Half-way from the mapping's floor to 1: 5/6 for the MVP oddity rule."""
-        return 0.5 * (self.floor + 1.0)
+    _links = (likelihood.oddity_mvp_logits, likelihood.oddity_mvp_discriminability)
+    logits = _TanhLink.logits
+    discriminability = _TanhLink.discriminability
+    default_criterion = _TanhLink.default_criterion
 
     # -- psyphy 0.0.5's task interface (predict, simulate, loglik) -----------------
     # The maths stays in the model (``WPPM.p_correct``, ``WPPM.trial_logits``,
@@ -291,15 +304,7 @@ class TwoAFC:
     def __post_init__(self) -> None:
         check.positive("slope", self.slope)
 
-    def logits(self, d: jnp.ndarray) -> jnp.ndarray:
-        """Log-odds of a correct answer at discriminability ``d``."""
-        return likelihood.two_afc_logits(d, self.slope)
-
-    def discriminability(self, p: jnp.ndarray) -> jnp.ndarray:
-        """Discriminability at which p(correct) equals ``p`` (in [0.5, 1))."""
-        return likelihood.two_afc_discriminability(p, self.slope)
-
-    @property
-    def default_criterion(self) -> float:
-        """Half-way from chance to 1: 0.75."""
-        return 0.5 * (self.floor + 1.0)
+    _links = (likelihood.two_afc_logits, likelihood.two_afc_discriminability)
+    logits = _TanhLink.logits
+    discriminability = _TanhLink.discriminability
+    default_criterion = _TanhLink.default_criterion

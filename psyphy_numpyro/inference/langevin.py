@@ -11,7 +11,7 @@ from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.infer.inputs import fixed_density_kwargs
 from psyphy_numpyro.core.infer.mala import run_mala
 from psyphy_numpyro.core.keys import fit_keys
-from psyphy_numpyro.inference.base import InferenceEngine
+from psyphy_numpyro.inference.base import InferenceEngine, start_params
 from psyphy_numpyro.inference.nuts import NUTSSampler
 from psyphy_numpyro.posterior.langevin import LangevinPosterior
 from psyphy_numpyro.posterior.posterior import MAPPosterior as MAPPosterior  # as psyphy
@@ -81,10 +81,7 @@ class LangevinSampler(InferenceEngine):
         """
         model = check.wppm(model)
         trials = model.trials(data)
-        if init_params is not None and hasattr(init_params, "params"):
-            init_params = init_params.params
-        if init_params is not None:
-            init_params = model.prior.check_params(init_params, "init_params")
+        init_params = start_params(model, init_params)
         key_chains = fit_keys(self.seed).run
         model_kwargs = fixed_density_kwargs(model, trials, self.seed)
         numpyro_model = model.numpyro_model

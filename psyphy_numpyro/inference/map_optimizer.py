@@ -77,12 +77,7 @@ class MAPOptimizer(InferenceEngine):
         self.steps = check.positive_int("steps", steps)
         self.learning_rate = check.positive("learning_rate", learning_rate)
         self.momentum = check.unit_interval("momentum", momentum)
-        if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
-            raise TypeError(
-                "optimizer must be an optax.GradientTransformation, got "
-                f"{type(optimizer).__name__}."
-            )
-        self.optimizer = optimizer
+        self.optimizer = check.optimizer("optimizer", optimizer)
         self.max_grad_norm = max_grad_norm
         base = optimizer if optimizer is not None else sgd_with_momentum(self.learning_rate, self.momentum)
         # cached by settings, so fits by equal optimizers reuse the compiled loop

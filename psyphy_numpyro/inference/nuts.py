@@ -10,7 +10,7 @@ from psyphy_numpyro.core.gauge import gauge_fixed_model, principal_frame
 from psyphy_numpyro.core.infer.inputs import fixed_density_kwargs
 from psyphy_numpyro.core.infer.mcmc import gauge_fixed_starts, rotated_starts, run_nuts
 from psyphy_numpyro.core.keys import fit_keys
-from psyphy_numpyro.inference.base import InferenceEngine
+from psyphy_numpyro.inference.base import InferenceEngine, start_params
 from psyphy_numpyro.posterior.mcmc import NUTSPosterior
 
 
@@ -77,10 +77,7 @@ class NUTSSampler(InferenceEngine):
             or, without ``init_params``, at prior draws.
         """
         trials = model.trials(data)
-        if init_params is not None and hasattr(init_params, "params"):
-            init_params = init_params.params
-        if init_params is not None:
-            init_params = model.prior.check_params(init_params, "init_params")
+        init_params = start_params(model, init_params)
         keys = fit_keys(self.seed)
         numpyro_model, chain_init = model.numpyro_model, None
         if self.fix_rotations and model.is_mvp:

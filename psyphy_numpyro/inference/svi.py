@@ -11,7 +11,7 @@ from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.infer.inputs import fixed_density_kwargs
 from psyphy_numpyro.core.infer.svi import check_guide, fit_svi
 from psyphy_numpyro.core.keys import fit_keys
-from psyphy_numpyro.inference.base import InferenceEngine
+from psyphy_numpyro.inference.base import InferenceEngine, start_params
 from psyphy_numpyro.posterior.svi import SVIPosterior
 
 
@@ -65,13 +65,7 @@ class SVIApproximation(InferenceEngine):
         self.guide = guide
         self.steps = check.positive_int("steps", steps)
         self.learning_rate = check.positive("learning_rate", learning_rate)
-        transform = optax.GradientTransformation
-        if optimizer is not None and not isinstance(optimizer, transform):
-            raise TypeError(
-                "optimizer must be an optax.GradientTransformation, got "
-                f"{type(optimizer).__name__}."
-            )
-        self.optimizer = optimizer
+        self.optimizer = check.optimizer("optimizer", optimizer)
         self.init_scale = None if init_scale is None else check.positive(
             "init_scale", init_scale
         )
@@ -91,8 +85,7 @@ class SVIApproximation(InferenceEngine):
         """
         model = check.wppm(model)
         trials = model.trials(data)
-        if init_params is not None and hasattr(init_params, "params"):
-            init_params = init_params.params
+        init_params = start_params(model, init_params)
         keys = fit_keys(self.seed)
         key_init, key_svi = keys.init, keys.run
         if init_params is None:

@@ -67,6 +67,15 @@ def _sqrt(model: WPPM, params: dict, x: jnp.ndarray) -> jnp.ndarray:
     return wishart_sqrt(params["W"], x, model.basis_degree)
 
 
+def _deprecated(name: str, instead: str) -> None:
+    warnings.warn(
+        f"WPPMCovarianceField.{name} is deprecated: Use {instead}, which takes one "
+        "point or a batch.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
 @jax.tree_util.register_pytree_node_class
 class WPPMCovarianceField:
     r"""Covariance field :math:`\Sigma(x)` of ``model`` at ``params``.
@@ -198,12 +207,7 @@ class WPPMCovarianceField:
 
     def cov(self, x: Any) -> jnp.ndarray:
         """Deprecated, as in psyphy 0.0.5: Sigma at one point; use ``field(x)``."""
-        warnings.warn(
-            "WPPMCovarianceField.cov is deprecated: Use field(x), which takes one "
-            "point or a batch.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        _deprecated("cov", "field(x)")
         if jnp.ndim(x) != 1:
             raise ValueError(
                 f"cov only accepts single points of shape ({self.model.input_dim},), "
@@ -213,12 +217,7 @@ class WPPMCovarianceField:
 
     def cov_batch(self, X: Any) -> jnp.ndarray:
         """Deprecated, as in psyphy 0.0.5: Sigma at a batch; use ``field(X)``."""
-        warnings.warn(
-            "WPPMCovarianceField.cov_batch is deprecated: Use field(X), which takes "
-            "one point or a batch.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        _deprecated("cov_batch", "field(X)")
         return self(self._batch(X, "cov_batch"))
 
     def _batch(self, X: Any, method: str) -> jnp.ndarray:

@@ -76,8 +76,7 @@ def plot_threshold_bands(
     -------
     matplotlib.axes.Axes
     """
-    if not isinstance(bands, ThresholdBands):
-        raise TypeError(f"bands must be a ThresholdBands, got {type(bands).__name__}.")
+    check.instance("bands", bands, ThresholdBands)
     scale = check.positive("scale", scale)
     contours = {} if contours is None else dict(contours)
     if len(contours) > len(STYLES):
@@ -158,8 +157,7 @@ def plot_covariance_band(
     -------
     matplotlib.axes.Axes
     """
-    if not isinstance(band, CovarianceBand):
-        raise TypeError(f"band must be a CovarianceBand, got {type(band).__name__}.")
+    check.instance("band", band, CovarianceBand)
     scale = check.positive("scale", scale)
     num_angles = check.positive_int("num_angles", num_angles, minimum=3)
     points = np.asarray(band.points)
@@ -219,8 +217,7 @@ def plot_psychometric_band(
     -------
     matplotlib.axes.Axes
     """
-    if not isinstance(band, PsychometricBand):
-        raise TypeError(f"band must be a PsychometricBand, got {type(band).__name__}.")
+    check.instance("band", band, PsychometricBand)
     ax = axes(ax, figsize=(6, 4))
     t = band.distances
     ax.fill_between(t, band.band.lower, band.band.upper, color=color, alpha=0.25, lw=0,

@@ -57,3 +57,36 @@ def test_full_model_point_outside_the_domain_is_refused_like_task_predict():
         model.task.predict(params, np.stack(pair), model)
     with pytest.raises(ValueError, match="Chebyshev domain"):
         model.predict_prob(params, pair)
+
+
+def test_core_entry_points_refuse_bad_input_before_compiling(mvp_model, seed_data,
+                                                             no_compilation):
+    trials = mvp_model.trials(seed_data)
+    nan = {"log_diag": jnp.array([jnp.nan, 0.0])}
+    key = jax.random.PRNGKey(0)
+    fit = lambda *args, **kw: pn.fit_map(key, mvp_model.numpyro_model, *args,  # noqa: E731
+                                         num_steps=3, progress_bar=False, **kw)
+    cases = [
+        (lambda: fit(trials.ref, trials.probe, np.full(len(trials.ref), 2)), ValueError,
+         "responses must be 0"),
+        (lambda: fit(trials.ref * np.nan, trials.probe, trials.responses), ValueError, "ref"),
+        (lambda: fit(*trials, init_params=nan), ValueError, "init_params"),
+        (lambda: pn.fit_map(0, mvp_model.numpyro_model, *trials, num_steps=3), TypeError,
+         "rng_key must be a JAX PRNG key"),
+        (lambda: pn.threshold_contour(mvp_model, nan), ValueError, "params"),
+        (lambda: pn.simulate_trials(key, mvp_model, nan, 5), ValueError, "params"),
+        (lambda: pn.simulate_trials(key, mvp_model, {"log_diag": jnp.zeros(2)}, 0),
+         ValueError, "num_trials"),
+        (lambda: pn.simulate_responses("key", mvp_model, {"log_diag": jnp.zeros(2)},
+                                       trials.ref, trials.probe), TypeError, "rng_key"),
+    ]
+    for call, error, match in cases:
+        with no_compilation(), pytest.raises(error, match=match):
+            call()
+
+
+def test_good_input_still_fits(mvp_model, seed_data):
+    trials = mvp_model.trials(seed_data)
+    result = pn.fit_map(jax.random.key(0), mvp_model.numpyro_model, *trials,  # typed key
+                        num_steps=5, progress_bar=False)
+    assert np.all(np.isfinite(result.params["log_diag"]))

@@ -11,7 +11,7 @@ import math
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
 import jax
@@ -147,6 +147,24 @@ def _runner(model, optimizer, chunk: int, signature) -> _Runner:
     return runner
 
 
+def _check_inputs(model: Callable[..., None], model_args: tuple, init_params: Any) -> None:
+    """Refuse bad data or starts before compiling.
+
+    For a WPPM's own model (``model.numpyro_model``, bound to its spec) the
+    trials ``(ref, probe, responses)`` and ``init_params`` are checked as the
+    spec checks them; for any other model, ``init_params`` must be finite.
+    """
+    spec = model.keywords.get("spec") if isinstance(model, partial) else None
+    if spec is not None:
+        if len(model_args) == 3:
+            spec.trials(tuple(model_args))
+        if init_params is not None:
+            spec.prior.check_params(init_params, "init_params")
+    elif init_params is not None:
+        for path, leaf in jax.tree_util.tree_leaves_with_path(init_params):
+            check.finite_array(f"init_params{jax.tree_util.keystr(path)}", leaf)
+
+
 def _signature(tree) -> tuple:
     leaves, treedef = jax.tree.flatten(tree)
     return treedef, tuple((np.shape(x), np.result_type(x)) for x in leaves)
@@ -195,16 +213,15 @@ def fit_map(
     MAPResult
     """
     num_steps = check.positive_int("num_steps", num_steps)
+    check.key("rng_key", rng_key)
+    _check_inputs(model, model_args, init_params)
     if optimizer is None:
         optimizer = sgd_with_momentum(
             check.positive("learning_rate", learning_rate),
             check.unit_interval("momentum", momentum),
         )
-    elif not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(
-            "optimizer must be an optax.GradientTransformation, got "
-            f"{type(optimizer).__name__}."
-        )
+    else:
+        check.optimizer("optimizer", optimizer)
     if progress_every is None:
         chunk = min(50, max(1, math.ceil(num_steps / 20)))
     else:

@@ -139,11 +139,8 @@ def fit_svi(
     if optimizer is None:
         rate = check.positive("learning_rate", learning_rate)
         optimizer = optax.adam(optax.cosine_decay_schedule(rate, num_steps, alpha=0.01))
-    elif not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(
-            "optimizer must be an optax.GradientTransformation, got "
-            f"{type(optimizer).__name__}."
-        )
+    else:
+        check.optimizer("optimizer", optimizer)
     init_fn = (
         init_to_median if init_params is None else init_to_value(values=init_params)
     )
