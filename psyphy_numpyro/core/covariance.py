@@ -63,7 +63,8 @@ def mahalanobis(
     Returns
     -------
     jnp.ndarray
-        Lengths, shape ``delta.shape[:-1]``.
+        Lengths, shape ``delta.shape[:-1]``; 0, with a zero gradient, where
+        ``delta`` is 0 (catch trials).
     """
     d = delta.shape[-1]
     cov = cov + diag_term * jnp.eye(d, dtype=cov.dtype)
@@ -73,7 +74,11 @@ def mahalanobis(
     else:
         cov = jnp.broadcast_to(cov, delta.shape[:-1] + (d, d))
         sol = jnp.linalg.solve(cov, delta[..., None])[..., 0]
-    return jnp.sqrt(jnp.sum(delta * sol, axis=-1))
+    q = jnp.sum(delta * sol, axis=-1)
+    # a catch trial (delta = 0) has d = 0 whatever the covariance, so its
+    # gradient is 0; the inner where keeps sqrt's infinite slope at 0 out of it
+    positive = q > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, q, 1.0)), 0.0)
 
 
 def _check_weights(W: jnp.ndarray, input_dim: int, degree: int) -> None:
