@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro.distributions as dist
 
 from psyphy_numpyro.core.keys import default_draw_key
@@ -47,8 +48,11 @@ class TaskLikelihood(ABC):
         """``predict`` on every trial of ``stimuli`` ``(N, k_stim, d)``, one key each."""
         stimuli = jnp.asarray(stimuli)
         keys = jax.random.split(key, stimuli.shape[0])
-        return jax.vmap(lambda s, k: tuple(self.predict(params, s, model, key=k)))(
-            stimuli, keys)
+        def one(s: Any, k: Any) -> tuple:
+            out = self.predict(params, s, model, key=k)
+            return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+        return jax.vmap(one)(stimuli, keys)
 
 
 class BernoulliTaskLikelihood(TaskLikelihood, ABC):
@@ -84,15 +88,37 @@ class GaussianTaskLikelihood(TaskLikelihood, ABC):
 
     def loglik(self, params: Any, data: Any, model: Any, *, key: Any = None) -> Any:
         """Total Gaussian log-likelihood of ``data.responses`` ``(N, R)``."""
-        mean, cov = self._per_trial(params, data.stimuli, model, default_draw_key(key))
+        mean, cov = _gaussian(*self._per_trial(params, data.stimuli, model,
+                                               default_draw_key(key)))
         responses = jnp.asarray(data.responses).reshape(mean.shape)
         return jnp.sum(dist.MultivariateNormal(mean, cov).log_prob(responses))
 
     def simulate(self, params: Any, stimuli: Any, model: Any, *, key: Any) -> Any:
         """Simulated answers ``(responses, (mean, cov))``, responses ``(N, R)``."""
         key_p, key_y = jax.random.split(key)
-        mean, cov = self._per_trial(params, stimuli, model, key_p)
+        mean, cov = _gaussian(*self._per_trial(params, stimuli, model, key_p))
         return dist.MultivariateNormal(mean, cov).sample(key_y), (mean, cov)
+
+
+def _gaussian(mean: Any, cov: Any) -> tuple[Any, Any]:
+    """Per-trial means ``(N, R)`` and covariances ``(N, R, R)`` from ``predict``'s output.
+
+    A scalar answer may come as a scalar mean and variance. Covariances that are
+    not positive definite are refused (psyphy warns and returns NaN).
+    """
+    n = jnp.shape(mean)[0]
+    mean = jnp.asarray(mean, jnp.float32).reshape(n, -1)
+    cov = jnp.asarray(cov, jnp.float32).reshape(n, mean.shape[1], mean.shape[1])
+    if not isinstance(cov, jax.core.Tracer):
+        smallest = np.linalg.eigvalsh(np.asarray(cov, float)).min(axis=-1)
+        bad = np.flatnonzero(~(smallest > 0))
+        if bad.size:
+            raise ValueError(
+                f"predict returned covariances that are not positive definite for "
+                f"{bad.size} trial(s), e.g. trial {bad[0]} (smallest eigenvalue "
+                f"{smallest[bad[0]]:.3g}); a Gaussian task needs positive definite ones."
+            )
+    return mean, cov
 
 
 BernoulliTaskLikelihood.register(OddityTask)

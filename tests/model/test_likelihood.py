@@ -70,3 +70,30 @@ def test_a_subclass_without_predict_cannot_be_built():
 
     with pytest.raises(TypeError, match="predict"):
         NoPredict()
+
+
+def test_psyphy_style_predict_outputs_are_accepted():
+    class BareP(BernoulliTaskLikelihood):  # psyphy's tests return p, not (p,)
+        def predict(self, params, stimuli, model, key=None):
+            return jnp.array(0.4)
+
+    class ScalarAnswer(GaussianTaskLikelihood):  # a scalar mean and variance
+        def predict(self, params, stimuli, model, key=None):
+            return jnp.array(0.0), jnp.array(1.0)
+
+    s = stimuli(2)
+    data = pn.TrialData(s, np.array([[1], [0]]))
+    np.testing.assert_allclose(BareP().loglik({}, data, None), np.log(0.4) + np.log(0.6),
+                               rtol=1e-6)
+    zeros = pn.TrialData(s, np.zeros((2, 1)))
+    np.testing.assert_allclose(ScalarAnswer().loglik({}, zeros, None),
+                               2 * stats.norm.logpdf(0.0), rtol=1e-6)
+
+
+def test_a_covariance_that_is_not_positive_definite_is_refused():
+    class Singular(GaussianTaskLikelihood):
+        def predict(self, params, stimuli, model, key=None):
+            return jnp.zeros(2), jnp.ones((2, 2))
+
+    with pytest.raises(ValueError, match="not positive definite for 3 trial"):
+        Singular().loglik({}, pn.TrialData(stimuli(3), np.zeros((3, 2))), None)
