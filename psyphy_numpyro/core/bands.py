@@ -234,7 +234,7 @@ def threshold_bands(
     check.open_unit_interval("prob", prob)
     model, draws = posterior_draws(posterior, model=model, num_draws=num_draws, key=key)
     contours = threshold_contour(model, draws, ref=ref, criterion=criterion,
-                                 num_angles=num_angles, key=mc_key,
+                                 num_angles=num_angles, mc_key=mc_key,
                                  num_samples=num_samples)
     band = contour_band(contours, prob)
     refs = contours.ref

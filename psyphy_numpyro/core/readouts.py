@@ -330,11 +330,11 @@ def is_stack(model: Any, params: dict) -> bool:
     return ndim == base + 1
 
 
-def _full_contour(model, params, ref, criterion, num_angles, key, num_samples):
+def _full_contour(model, params, ref, criterion, num_angles, mc_key, num_samples):
     criterion = _check_criterion_full(model.task, criterion)
     refs = _check_refs(ref)
     stacked = is_stack(model, params)
-    key = default_mc_key(model, key)
+    key = default_mc_key(model, mc_key)
     if num_samples is None:
         num_samples = model.task.config.num_samples
     num_samples = check.positive_int("num_samples", num_samples)
@@ -362,7 +362,7 @@ def threshold_contour(
     ref: Any = None,
     criterion: float | None = None,
     num_angles: int | None = None,
-    key: jax.Array | None = None,
+    mc_key: jax.Array | None = None,
     num_samples: int | None = None,
 ) -> Contour:
     """Threshold distance along ``num_angles`` directions in the plane.
@@ -388,8 +388,8 @@ def threshold_contour(
         full WPPM's oddity rule.
     num_angles
         Directions, evenly spaced on [0, 2 pi); default 180 (MVP), 64 (full).
-    key
-        Full WPPM: key of the fixed Monte Carlo draws; default
+    mc_key
+        Full WPPM: key of the fixed Monte Carlo samples; default
         ``PRNGKey(task.config.default_key_seed)``.
     num_samples
         Full WPPM: Monte Carlo samples; default ``task.config.num_samples``.
@@ -420,7 +420,7 @@ def threshold_contour(
     is_stack(model, params)  # the site, its shape, finite values
     if model.is_mvp:
         return _mvp_contour(model, params, criterion, num_angles)
-    return _full_contour(model, params, ref, criterion, num_angles, key, num_samples)
+    return _full_contour(model, params, ref, criterion, num_angles, mc_key, num_samples)
 
 
 # -- bands, ellipses, fields --------------------------------------------------------

@@ -37,6 +37,7 @@ A new kind of fit (e.g. an SVI or Laplace posterior) is added with
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import warnings
@@ -62,6 +63,7 @@ from psyphy_numpyro.core.oddity.gaussian_mc import GaussianDraws
 from psyphy_numpyro.core.prior import Prior
 from psyphy_numpyro.core.tasks import OddityTask, OddityTaskConfig, TwoAFC
 from psyphy_numpyro.core.trials import Trials
+from psyphy_numpyro.data.atomic import atomic_path, check_not_partial
 from psyphy_numpyro.model.wppm import WPPM
 from psyphy_numpyro.posterior.draws import StoredPosterior
 from psyphy_numpyro.posterior.langevin import LangevinPosterior
@@ -398,7 +400,7 @@ _FORMATS["draws"] = _DRAWS
 
 # -- files -----------------------------------------------------------------------
 def save_fit(path: str | os.PathLike, fit: Any, *, num_draws: int = 1000,
-             seed: int = 0) -> str:
+             seed: int = 0, overwrite: bool = False) -> str:
     """Write a fit and its model's configuration to a netCDF file.
 
     Parameters
@@ -412,6 +414,12 @@ def save_fit(path: str | os.PathLike, fit: Any, *, num_draws: int = 1000,
     num_draws, seed
         For a posterior with ``.sample()`` but no ``.samples``: how many draws
         to store, and the seed of their key.
+    overwrite
+        Replace an existing file at ``path``; by default that is refused.
+
+    The file is written atomically (a temporary ``.<name>.<pid>.partial`` in
+    the same folder, flushed, then renamed) and carries a SHA-256 checksum of
+    its configuration and arrays, which :func:`load_fit` verifies.
 
     Returns
     -------
@@ -431,6 +439,11 @@ def save_fit(path: str | os.PathLike, fit: Any, *, num_draws: int = 1000,
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.")
     path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(
+            f"save_fit: {path!r} exists; pass overwrite=True to replace it, or choose "
+            "another name."
+        )
     fmt = _format_for(fit)
     model = fit.model
     config = model_config(model)  # raises a TypeError for a non-WPPM model
@@ -444,14 +457,7 @@ def save_fit(path: str | os.PathLike, fit: Any, *, num_draws: int = 1000,
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save_fit: the folder {directory!r} does not exist.")
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        idata.to_netcdf(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return atomic_path(path, idata.to_netcdf)
 
 
 def load_fit(path: str | os.PathLike) -> Any:
@@ -474,6 +480,7 @@ def load_fit(path: str | os.PathLike) -> Any:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_fit: no file at {path!r}.")
+    check_not_partial(path, "save_fit")
     az = import_arviz()
     try:
         with az.rc_context({"data.load": "eager"}), warnings.catch_warnings():
@@ -494,6 +501,14 @@ def load_fit(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path!r} has no model_config attribute; it is damaged.")
     model = model_from_config(json.loads(attrs["model_config"]))
     record = _from_idata(idata, json.loads(attrs.get("fit_info", "{}")))
+    want = attrs.get("checksum")
+    got = _checksum(record, kind, attrs["model_config"], attrs.get("fit_info", "{}"))
+    if want != got:
+        raise ValueError(
+            f"{path!r}: its contents do not match the checksum written with them "
+            f"({'none stored' if want is None else 'it differs'}); the file was edited, "
+            "damaged or not finished. Refit, or restore the file from a copy."
+        )
     site, shape = model.prior.site, model.prior.shape
     stored = record.draws.get(site)
     if stored is None or stored.ndim != 2 + len(shape) or stored.shape[2:] != shape:
@@ -538,7 +553,22 @@ def _to_idata(model: WPPM, record: FitRecord, kind: str, config: dict):
     }
     return build_inference_data(groups, attrs={
         _VERSION_KEY: FORMAT_VERSION, "fit_kind": kind, "model_config": config_json,
-        "fit_info": info_json})
+        "fit_info": info_json, "checksum": _checksum(record, kind, config_json, info_json)})
+
+
+def _checksum(record: FitRecord, kind: str, config_json: str, info_json: str) -> str:
+    """SHA-256 of a fit's kind, configuration, settings and every array (bytes,
+    dtype, shape), as written and as read back."""
+    digest = hashlib.sha256("\n".join((kind, config_json, info_json)).encode())
+    trials = {} if record.trials is None else record.trials._asdict()
+    parts = {"draws": record.draws, "sample_stats": record.sample_stats, "trials": trials,
+             "arrays": record.arrays, "history": record.history}
+    for group, variables in parts.items():
+        for name in sorted(variables):
+            array = np.ascontiguousarray(_dims(name, variables[name])[1])
+            digest.update(f"{group}/{name}/{array.dtype.str}/{array.shape}".encode())
+            digest.update(array.tobytes())
+    return "sha256:" + digest.hexdigest()
 
 
 def _from_idata(idata: Any, info: dict) -> FitRecord:

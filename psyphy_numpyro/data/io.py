@@ -36,11 +36,13 @@ import csv
 import math
 import os
 import re
+import warnings
 from typing import Any
 
 import numpy as np
 
 from psyphy_numpyro.core.trials import TrialData as TrialData  # psyphy's io has it
+from psyphy_numpyro.data.atomic import atomic_file, check_not_partial
 from psyphy_numpyro.data.dataset import ResponseData, as_response_data
 
 PathLike = str | os.PathLike
@@ -62,7 +64,10 @@ def save_responses_csv(data: Any, path: PathLike) -> None:
         :class:`~psyphy_numpyro.core.trials.TrialData` (or psyphy's versions) with
         binary responses and no context.
     path
-        File to write (overwritten).
+        File to write. It is replaced atomically (a temporary file in the same
+        folder, flushed to disk, then renamed), so a stopped process leaves the
+        old file or the new one, never a torn one. Replacing a log with fewer
+        of its own trials gives a ``UserWarning``.
 
     Examples
     --------
@@ -109,7 +114,8 @@ def save_responses_csv(data: Any, path: PathLike) -> None:
     names = ("ref", "probe") if k == 2 else tuple(f"stim{i}" for i in range(k))
     header = [f"{name}_{j}" for name in names for j in range(d)] + ["response"]
     flat = stimuli.reshape(n, k * d).tolist()
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    _warn_if_shrinking(path, stimuli, as_float)
+    with atomic_file(path, newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
         for values, answer in zip(flat, as_float):
@@ -138,6 +144,8 @@ def load_responses_csv(path: PathLike) -> ResponseData:
         column.
     """
     where = os.fspath(path)
+    check_not_partial(path, "save_responses_csv")
+    _check_complete(path, where)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
@@ -149,6 +157,43 @@ def load_responses_csv(path: PathLike) -> ResponseData:
                 ) from None
     except UnicodeDecodeError as err:
         raise ValueError(f"{where}: not UTF-8 text: {err}.") from None
+
+
+def _check_complete(path: PathLike, where: str) -> None:
+    """Refuse a file cut short: every complete log ends with a line break."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+    if last not in (b"\n", b"\r"):
+        raise ValueError(
+            f"{where}: the file ends in the middle of a line, so it was cut short "
+            "(truncated while being written); its last trial is incomplete. If the "
+            "file is complete, add a line break at its end."
+        )
+
+
+def _warn_if_shrinking(path: PathLike, stimuli: np.ndarray, responses: np.ndarray) -> None:
+    """Warn when ``path`` holds a log whose first trials are these, and more."""
+    if not os.path.isfile(path):
+        return
+    try:
+        old_stimuli, old_responses = load_responses_csv(path).to_numpy()
+    except (ValueError, OSError):
+        return
+    n = len(stimuli)
+    if (len(old_stimuli) > n and old_stimuli.shape[1:] == stimuli.shape[1:]
+            and np.array_equal(old_stimuli[:n], stimuli)
+            and np.array_equal(np.ravel(old_responses)[:n], responses)):
+        warnings.warn(
+            f"replacing {os.fspath(path)!r}, a log of {len(old_stimuli)} trials, with "
+            f"its first {n}: {len(old_stimuli) - n} trials will be gone. Save to "
+            "another file to keep them.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _read(reader: Any, where: str) -> ResponseData:
@@ -298,10 +343,13 @@ def _answer(cell: str, at: str) -> int:
 
 
 def save_posterior(posterior: Any, path: PathLike) -> None:
-    """Save a fit (psyphy's name; psyphy pickles, this writes :func:`save_fit`'s NetCDF)."""
+    """Save a fit (psyphy's name; psyphy pickles, this writes :func:`save_fit`'s NetCDF).
+
+    As psyphy's, it replaces an existing file (``save_fit`` asks first).
+    """
     from psyphy_numpyro.data.fits import save_fit
 
-    save_fit(path, posterior)
+    save_fit(path, posterior, overwrite=True)
 
 
 def load_posterior(path: PathLike) -> Any:

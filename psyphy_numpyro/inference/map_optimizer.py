@@ -163,6 +163,11 @@ class _ScaledModel:
     model: Any
     scale: float
 
+    @property
+    def spec(self) -> Any:
+        """The model's spec, so that ``fit_map`` checks the data and the start."""
+        return self.model.spec
+
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         fn = self.model.numpyro_model
         if self.scale != 1.0:

@@ -55,7 +55,7 @@ def plot_ellipse_field(
     band: ContourBand | None = None,
     scale: float = 1.0,
     num_angles: int = 64,
-    key: Any = None,
+    mc_key: Any = None,
     legend_loc: str = "upper right",
 ):
     """Threshold contours at a set of references, for one or several fits.
@@ -88,7 +88,7 @@ def plot_ellipse_field(
         references, for visibility; shown in the title.
     num_angles
         Directions per contour.
-    key
+    mc_key
         Key of the full WPPM's fixed Monte Carlo draws.
     legend_loc
         Where the legend goes (matplotlib's ``loc``).
@@ -126,7 +126,7 @@ def plot_ellipse_field(
                 "band=contour_band(threshold_contour(model, draws, ref=refs))."
             )
         contour = threshold_contour(model, p, ref=refs, criterion=criterion,
-                                    num_angles=num_angles, key=key)
+                                    num_angles=num_angles, mc_key=mc_key)
         radii = np.broadcast_to(contour.radii, refs.shape[:1] + contour.angles.shape)
         reached = np.broadcast_to(contour.reached, radii.shape)
         missed = int((~reached).sum())

@@ -25,6 +25,7 @@ from numpyro.infer.svi import SVIState
 from tqdm.auto import tqdm
 
 from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.spec import WPPMSpec
 
 
 class MAPResult(NamedTuple):
@@ -151,15 +152,25 @@ def _check_inputs(model: Callable[..., None], model_args: tuple, init_params: An
     """Refuse bad data or starts before compiling.
 
     For a WPPM's own model (``model.numpyro_model``, bound to its spec) the
-    trials ``(ref, probe, responses)`` and ``init_params`` are checked as the
-    spec checks them; for any other model, ``init_params`` must be finite.
+    trials ``(ref, probe, responses)`` are checked as the spec checks them; for
+    it or a wrapper with a ``spec`` attribute (whose caller checked the data),
+    so is ``init_params``, and a full WPPM may not start at ``W = 0``. For any
+    other model, ``init_params`` must be finite.
     """
-    spec = model.keywords.get("spec") if isinstance(model, partial) else None
-    if spec is not None:
-        if len(model_args) == 3:
+    bound = model.keywords.get("spec") if isinstance(model, partial) else None
+    spec = bound if bound is not None else getattr(model, "spec", None)
+    if isinstance(spec, WPPMSpec):
+        if bound is not None and len(model_args) == 3:  # wrappers checked their data
             spec.trials(tuple(model_args))
         if init_params is not None:
-            spec.prior.check_params(init_params, "init_params")
+            start = spec.prior.check_params(init_params, "init_params")
+            if not spec.is_mvp and not np.any(start["W"]):
+                raise ValueError(
+                    "init_params['W'] is all zeros, a stationary point of the full "
+                    "WPPM's likelihood (its gradient is exactly 0 by symmetry), so the "
+                    "fit would never move; start from a prior draw, "
+                    "model.init_params(key), or a previous fit."
+                )
     elif init_params is not None:
         for path, leaf in jax.tree_util.tree_leaves_with_path(init_params):
             check.finite_array(f"init_params{jax.tree_util.keystr(path)}", leaf)
