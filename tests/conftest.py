@@ -1,4 +1,11 @@
-"""Shared test set-up: CPU only, fixed seeds, the seed example as a fixture."""
+"""Shared test set-up and shared truths.
+
+CPU only and fixed seeds; the seed example (model, truth, data); the MVP's exact
+posterior by grid quadrature; fits of the seed example that several test files
+check; builders of the same model here and in psyphy 0.0.5; draw stacks with
+known readouts. Fixtures that build something take arguments and so are
+functions returned by the fixture.
+"""
 
 import os
 
@@ -80,3 +87,174 @@ def no_compilation():
 
     return guard
 
+
+@pytest.fixture(scope="session")
+def float_bits():
+    """A function giving float64 bit patterns: -0.0 != 0.0 and every last bit counts."""
+
+    def bits(a):
+        return np.asarray(a, dtype=np.float64).view(np.uint64)
+
+    return bits
+
+
+# -- the MVP's exact posterior ----------------------------------------------------
+@pytest.fixture(scope="session")
+def mvp_grid_posterior():
+    """The MVP's exact posterior of ``log_diag`` by quadrature on a grid (float64).
+
+    Returns a function ``(ref, probe, responses, *, slope, oddity=True, scale=0.5,
+    n=401) -> (grid, weights)``: ``grid`` holds the ``n * n`` points of
+    ``[-5, 4] x [-8, 4]`` as rows ``(log_diag_0, log_diag_1)``, and ``weights``
+    their posterior probabilities (summing to 1) under the prior N(0, scale^2) on
+    each entry and the oddity (``oddity=True``) or 2AFC task with this slope
+    (diag_term 1e-6), given ``responses`` ``(N,)``. It asserts that the grid holds
+    the whole posterior: less than 1e-8 of the mass on its edge.
+    """
+
+    def posterior(ref, probe, responses, *, slope, oddity=True, scale=0.5, n=401):
+        delta2 = (np.asarray(probe, float) - np.asarray(ref, float)) ** 2  # (N, 2)
+        y = np.asarray(responses, float)
+        a = np.linspace(-5.0, 4.0, n)
+        b = np.linspace(-8.0, 4.0, n)  # an entry the trials barely probe: prior tails
+        grid = np.stack([g.ravel() for g in np.meshgrid(a, b, indexing="ij")], 1)
+        var = np.exp(grid) + 1e-6  # (G, 2)
+        logp = -0.5 * (grid**2).sum(1) / scale**2
+        for chunk in np.array_split(np.arange(len(grid)), 40):
+            d = np.sqrt((delta2[None] / var[chunk, None]).sum(-1))  # (g, N)
+            # 1 - tanh(z) = 2 / (1 + exp(2z)), so log(1 - p) stays finite
+            log_miss = -np.logaddexp(0.0, 2.0 * slope * d)
+            if oddity:  # 1 - p = (1 - tanh) / 3
+                log_miss += np.log(2.0 / 3.0)
+            log_hit = np.log1p(-np.exp(log_miss))
+            logp[chunk] += (y * log_hit + (1 - y) * log_miss).sum(-1)
+        w = np.exp(logp - logp.max())
+        w /= w.sum()
+        edge = np.zeros((n, n), bool)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        assert w.reshape(n, n)[edge].sum() < 1e-8, "the grid must hold the posterior"
+        return grid, w
+
+    return posterior
+
+
+@pytest.fixture(scope="session")
+def seed_grid_posterior(mvp_grid_posterior, mvp_model, seed_data):
+    """The seed data's exact posterior, ``(grid, weights)``."""
+    stimuli = seed_data.stimuli
+    return mvp_grid_posterior(stimuli[:, 0], stimuli[:, 1], seed_data.responses[:, 0],
+                              slope=mvp_model.task.slope)
+
+
+@pytest.fixture(scope="session")
+def seed_posterior_moments(seed_grid_posterior):
+    """Exact posterior mean and sd of ``log_diag`` given the seed data."""
+    grid, w = seed_grid_posterior
+    mean = w @ grid
+    return mean, np.sqrt(w @ (grid - mean) ** 2)
+
+
+# -- fits of the seed example, shared by the inference and posterior tests --------
+@pytest.fixture(scope="session")
+def seed_map_fit(mvp_model, seed_data):
+    """MAP of the seed example: 1,000 SGD steps from zero."""
+    opt = pn.MAPOptimizer(steps=1000, learning_rate=2e-2, momentum=0.9,
+                          show_progress=False)
+    return opt.fit(mvp_model, seed_data, init_params={"log_diag": jnp.zeros(2)})
+
+
+@pytest.fixture(scope="session")
+def seed_laplace(seed_map_fit, seed_data):
+    """The Laplace approximation at :func:`seed_map_fit` (exact Hessian)."""
+    return pn.LaplaceApproximation().from_map(seed_map_fit, seed_data)
+
+
+@pytest.fixture(scope="session", params=["normal", "lowrank"])
+def seed_svi_fit(request, mvp_model, seed_data, seed_map_fit):
+    """SVI fits of the seed example, one per Gaussian guide, started at the MAP."""
+    sampler = pn.SVIApproximation(request.param, steps=3000, learning_rate=1e-2, seed=1,
+                                  progress_bar=False)
+    return sampler.fit(mvp_model, seed_data, init_params=seed_map_fit)
+
+
+# -- psyphy 0.0.5 side by side ----------------------------------------------------
+@pytest.fixture(scope="session")
+def psyphy_twins():
+    """A function building a full WPPM here and the same one in psyphy 0.0.5.
+
+    ``psyphy_twins(input_dim, prior_settings, *, num_samples=None, bandwidth=None,
+    student_t_df=None, diag_term=None) -> (ours, theirs)``. Both get
+    ``Prior(input_dim=input_dim, **prior_settings)`` (with
+    ``extra_embedding_dims=1``), an oddity task, Gaussian noise (Student-t with
+    ``student_t_df``) and, when given, ``diag_term``. When ``num_samples`` or
+    ``bandwidth`` is given, both tasks get that ``OddityTaskConfig`` and ours
+    draws its Monte Carlo samples as psyphy does (``estimator="psyphy"``), so one
+    key gives psyphy's numbers; otherwise both tasks keep their defaults.
+    """
+    psyphy_model = pytest.importorskip("psyphy.model")
+
+    def build(input_dim, prior_settings, *, num_samples=None, bandwidth=None,
+              student_t_df=None, diag_term=None):
+        config = {k: v for k, v in (("num_samples", num_samples),
+                                    ("bandwidth", bandwidth)) if v is not None}
+        sides = []
+        for lib, extra in ((pn, {"estimator": "psyphy"}), (psyphy_model, {})):
+            task = (lib.OddityTask(config=lib.OddityTaskConfig(**config, **extra))
+                    if config else lib.OddityTask())
+            noise = (lib.GaussianNoise() if student_t_df is None
+                     else lib.StudentTNoise(df=student_t_df))
+            kwargs = {} if diag_term is None else {"diag_term": diag_term}
+            sides.append(lib.WPPM(lib.Prior(input_dim=input_dim, **prior_settings),
+                                  task, noise, input_dim=input_dim, extra_dims=1,
+                                  **kwargs))
+        return tuple(sides)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def random_trials():
+    """A function ``(input_dim, n=60, seed=0) -> (stimuli, responses)``.
+
+    References uniform in ``[-0.8, 0.8]^d``, probes N(0, 0.05^2) away from them
+    (``stimuli`` ``(n, 2, d)``), and coin-flip responses.
+    """
+
+    def study(input_dim, n=60, seed=0):
+        rng = np.random.default_rng(seed)
+        ref = rng.uniform(-0.8, 0.8, (n, input_dim))
+        cmp = ref + rng.normal(0.0, 0.05, (n, input_dim))
+        return np.stack([ref, cmp], 1), rng.integers(0, 2, n)
+
+    return study
+
+
+# -- full-WPPM draw stacks with known readouts -------------------------------------
+@pytest.fixture(scope="session")
+def random_rotations():
+    """A function ``(key, n, e=3)``: ``n`` random orthogonal ``e x e`` matrices."""
+
+    def rotations(key, n, e=3):
+        q, r = np.linalg.qr(np.asarray(jax.random.normal(key, (n, e, e)), float))
+        return q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
+
+    return rotations
+
+
+@pytest.fixture(scope="session")
+def scaled_stack(random_rotations):
+    """A constant field (degree 0), its draws ``s_k W R_k`` (``s_0 = 1``, ``R_0 = I``).
+
+    Without a diagonal term, Sigma = U U^T scales exactly by s_k^2. Returns
+    ``(model, truth, s, {"W": draws})``.
+    """
+    task = pn.OddityTask(config=pn.OddityTaskConfig(estimator="quadrature"))
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=0), task, pn.GaussianNoise(),
+                    diag_term=0.0)
+    truth = model.init_params(jax.random.PRNGKey(4))
+    s = np.exp(0.3 * np.asarray(jax.random.normal(jax.random.PRNGKey(5), (40,))))
+    R = random_rotations(jax.random.PRNGKey(6), 40)
+    s[0], R[0] = 1.0, np.eye(3)  # draw 0 is the truth itself
+    W = s[:, None, None, None, None] * np.einsum("...e,nef->n...f",
+                                                   np.asarray(truth["W"]), R)
+    return model, truth, s, {"W": jnp.asarray(W, jnp.float32)}

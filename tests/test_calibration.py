@@ -56,26 +56,8 @@ def test_expected_coverage_of_a_percentile_band_matches_simulation():
     assert abs(c - 0.9) > 4 * se  # 19 draws really do under-cover a 90% band
 
 
-def _grid_posterior(ref, probe, y, slope=1.5, scale=0.5, n=241):
-    """Exact MVP posterior mean and sd of log_diag on a grid (float64 numpy)."""
-    delta2 = (np.asarray(probe, float) - np.asarray(ref, float)) ** 2
-    y = np.asarray(y, float)
-    g = np.linspace(-3.0, 3.0, n)
-    A, B = np.meshgrid(g, g, indexing="ij")
-    grid = np.stack([A.ravel(), B.ravel()], 1)
-    d = np.sqrt((delta2[None] / (np.exp(grid)[:, None] + 1e-6)).sum(-1))
-    # oddity MVP: 1 - p = (1 - tanh(slope d)) / 3 = (2/3) / (1 + exp(2 slope d))
-    log_miss = np.log(2.0 / 3.0) - np.logaddexp(0.0, 2.0 * slope * d)
-    log_hit = np.log1p(-np.exp(log_miss))
-    logp = (y * log_hit + (1 - y) * log_miss).sum(-1)
-    logp -= 0.5 * (grid**2).sum(1) / scale**2
-    w = np.exp(logp - logp.max())
-    w /= w.sum()
-    mean = w @ grid
-    return mean, np.sqrt(w @ (grid - mean) ** 2)
-
-
-def test_mvp_sbc_replications_sample_their_own_posteriors():
+@pytest.mark.slow
+def test_mvp_sbc_replications_sample_their_own_posteriors(mvp_grid_posterior):
     study = sbc.Study("mvp", num_reps=3, num_trials=300, num_warmup=150,
                       num_draws=99, thinning=2, batch=3,
                       settings={"max_radius": 1.0})
@@ -91,7 +73,9 @@ def test_mvp_sbc_replications_sample_their_own_posteriors():
         below = (result.draws[r] < np.asarray(params["log_diag"])).sum(0)
         np.testing.assert_array_equal(result.ranks[r, :2], below)
         # each replication's draws follow the exact posterior of its own data
-        mean, sd = _grid_posterior(ref, probe, y)
+        grid, w = mvp_grid_posterior(ref, probe, y, slope=1.5)
+        mean = w @ grid
+        sd = np.sqrt(w @ (grid - mean) ** 2)
         draws = result.draws[r]
         np.testing.assert_array_less(np.abs(draws.mean(0) - mean), 0.4 * sd)
         np.testing.assert_allclose(draws.std(0), sd, rtol=0.3)

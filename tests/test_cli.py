@@ -7,6 +7,7 @@ import pytest
 from psyphy_numpyro.cli import main
 
 
+@pytest.mark.slow
 def test_demo_writes_results(tmp_path, capsys):
     out = tmp_path / "demo"
     code = main(["demo", "--trials", "200", "--steps", "200", "--warmup", "100",

@@ -78,6 +78,7 @@ def test_covariance_field_example_matches_numpy(tmp_path):
     assert (tmp_path / "covariance_field.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 @_waiting_for("WPPMCovarianceField", "OddityTask.simulate", "plot_ellipses")
 def test_quick_start_recovers_the_ellipse(tmp_path):
     out = _run("quick_start", tmp_path)
@@ -90,6 +91,7 @@ def test_quick_start_recovers_the_ellipse(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
 
 
+@pytest.mark.slow
 @_waiting_for("WPPMCovarianceField", "OddityTask.simulate", "plot_ellipses")
 def test_full_field_fit_beats_its_start(tmp_path):
     out = _run("full_field_fit", tmp_path)

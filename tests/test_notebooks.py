@@ -111,6 +111,7 @@ def shrink(nb: nbformat.NotebookNode, sizes: dict | None = None) -> list[str]:
     return []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(
     path: Path, kernel_specs: KernelSpecManager, monkeypatch

@@ -417,14 +417,16 @@ def save_fit(path: str | os.PathLike, fit: Any, *, num_draws: int = 1000,
     overwrite
         Replace an existing file at ``path``; by default that is refused.
 
-    The file is written atomically (a temporary ``.<name>.<pid>.partial`` in
-    the same folder, flushed, then renamed) and carries a SHA-256 checksum of
-    its configuration and arrays, which :func:`load_fit` verifies.
-
     Returns
     -------
     str
         The path written.
+
+    Notes
+    -----
+    The file is written atomically (a temporary ``.<name>.<pid>.partial`` in
+    the same folder, flushed, then renamed) and carries a SHA-256 checksum of
+    its configuration and arrays, which :func:`load_fit` verifies.
 
     Examples
     --------

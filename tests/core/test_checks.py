@@ -30,16 +30,17 @@ def test_complex_stimuli_are_refused_before_compiling(mvp_model, no_compilation)
 
 def test_params_are_checked_at_psyphys_entry_points(mvp_model, seed_data, no_compilation):
     bad = {"log_diag": jnp.array([0.0, jnp.nan])}
+    good = {"log_diag": jnp.zeros(2)}
     pair = (np.zeros(2), np.full(2, 0.1))
     with no_compilation():
         for call in (lambda: mvp_model.predict_prob(bad, pair),
                      lambda: mvp_model.discriminability(bad, pair),
                      lambda: mvp_model.log_likelihood_from_data(bad, seed_data),
-                     lambda: mvp_model.predict_prob({"W": jnp.zeros(2)}, pair)):
+                     lambda: mvp_model.predict_prob({"W": good["log_diag"]}, pair)):
             with pytest.raises(ValueError, match="params"):
                 call()
         with pytest.raises(ValueError, match=r"shape \(2,\)"):
-            mvp_model.predict_prob({"log_diag": jnp.zeros(2)}, (np.zeros(3), np.zeros(2)))
+            mvp_model.predict_prob(good, (np.zeros(3), np.zeros(2)))
 
 
 def test_traced_params_pass_the_checks(mvp_model):
@@ -63,6 +64,7 @@ def test_core_entry_points_refuse_bad_input_before_compiling(mvp_model, seed_dat
                                                              no_compilation):
     trials = mvp_model.trials(seed_data)
     nan = {"log_diag": jnp.array([jnp.nan, 0.0])}
+    zero = {"log_diag": jnp.zeros(2)}
     key = jax.random.PRNGKey(0)
     fit = lambda *args, **kw: pn.fit_map(key, mvp_model.numpyro_model, *args,  # noqa: E731
                                          num_steps=3, progress_bar=False, **kw)
@@ -75,9 +77,9 @@ def test_core_entry_points_refuse_bad_input_before_compiling(mvp_model, seed_dat
          "rng_key must be a JAX PRNG key"),
         (lambda: pn.threshold_contour(mvp_model, nan), ValueError, "params"),
         (lambda: pn.simulate_trials(key, mvp_model, nan, 5), ValueError, "params"),
-        (lambda: pn.simulate_trials(key, mvp_model, {"log_diag": jnp.zeros(2)}, 0),
+        (lambda: pn.simulate_trials(key, mvp_model, zero, 0),
          ValueError, "num_trials"),
-        (lambda: pn.simulate_responses("key", mvp_model, {"log_diag": jnp.zeros(2)},
+        (lambda: pn.simulate_responses("key", mvp_model, zero,
                                        trials.ref, trials.probe), TypeError, "rng_key"),
     ]
     for call, error, match in cases:

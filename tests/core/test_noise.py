@@ -1,10 +1,11 @@
-"""Noise models: psyphy's log_prob and sample_standard, against scipy."""
+"""Noise models: psyphy's log_prob and sample_standard, against scipy; bad settings."""
 
 import jax
 import numpy as np
 import pytest
 from scipy import stats
 
+import psyphy_numpyro as pn
 from psyphy_numpyro.core.noise import GaussianNoise, StudentTNoise
 
 X = np.linspace(-4, 4, 17)
@@ -22,3 +23,15 @@ def test_sample_standard_has_unit_scale(noise, var):
     x = np.asarray(noise.sample_standard(jax.random.PRNGKey(0), (200_000,)))
     assert x.shape == (200_000,)
     assert abs(x.mean()) < 0.02 and abs(x.var() / var - 1) < 0.05
+
+
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (lambda: pn.GaussianNoise(sigma=0.0), ValueError, "sigma"),
+        (lambda: pn.GaussianNoise(sigma="1"), TypeError, "sigma"),
+    ],
+)
+def test_components_reject_non_positive_settings(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()

@@ -1,4 +1,8 @@
-"""The full WPPM (Wishart-process field, Monte Carlo oddity rule) against psyphy 0.0.5."""
+"""The WPPM facade: the MVP against psyphy's formulas, the full model against psyphy.
+
+The full model (Wishart-process field, Monte Carlo oddity rule) is compared with
+psyphy 0.0.5's WPPM, with the same keys where the numbers must agree exactly.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -8,41 +12,102 @@ from numpyro.infer.util import log_density
 
 import psyphy_numpyro as pn
 
-psyphy_model = pytest.importorskip("psyphy.model")
-psyphy_data = pytest.importorskip("psyphy.data")
-
 SETTINGS = dict(basis_degree=3, variance_scale=4e-3, decay_rate=0.4,
                 extra_embedding_dims=1)
 
 
-def both_models(input_dim, num_samples=300, noise="gauss", estimator="psyphy"):
-    """Our model and psyphy's; ``estimator="psyphy"`` draws exactly as psyphy does."""
-    ours = pn.WPPM(
-        pn.Prior(input_dim=input_dim, **SETTINGS),
-        pn.OddityTask(config=pn.OddityTaskConfig(num_samples=num_samples, bandwidth=1e-2,
-                                                 estimator=estimator)),
-        pn.GaussianNoise() if noise == "gauss" else pn.StudentTNoise(df=4.0),
-        input_dim=input_dim, extra_dims=1,
-    )
-    theirs = psyphy_model.WPPM(
-        psyphy_model.Prior(input_dim=input_dim, **SETTINGS),
-        psyphy_model.OddityTask(
-            config=psyphy_model.OddityTaskConfig(num_samples=num_samples, bandwidth=1e-2)),
-        psyphy_model.GaussianNoise() if noise == "gauss" else psyphy_model.StudentTNoise(df=4.0),
-        input_dim=input_dim, extra_dims=1,
-    )
-    return ours, theirs
+# -- the MVP ------------------------------------------------------------------------
+def psyphy_log_posterior(params, stimuli, y, *, slope, scale, oddity=True):
+    """psyphy's MVP log posterior written out in numpy (float64)."""
+    log_diag = np.asarray(params["log_diag"], float)
+    cov = np.diag(np.exp(log_diag)) + 1e-6 * np.eye(len(log_diag))
+    delta = stimuli[:, 1] - stimuli[:, 0]
+    d = np.sqrt(np.einsum("ni,ij,nj->n", delta, np.linalg.inv(cov), delta))
+    t = np.tanh(slope * d)
+    p = 1 / 3 + (2 / 3) * 0.5 * (t + 1) if oddity else 0.5 + 0.5 * t
+    ll = np.sum(y * np.log(p + 1e-9) + (1 - y) * np.log(1 - p + 1e-9))
+    return ll - 0.5 * np.sum(log_diag**2) / scale**2
 
 
-def study(input_dim, n=60, seed=0):
-    rng = np.random.default_rng(seed)
-    ref = rng.uniform(-0.8, 0.8, (n, input_dim))
-    cmp = ref + rng.normal(0.0, 0.05, (n, input_dim))
-    return np.stack([ref, cmp], 1), rng.integers(0, 2, n)
+@pytest.mark.parametrize("oddity", [True, False], ids=["oddity", "2afc"])
+def test_log_posterior_equals_psyphys_formula(oddity, seed_data):
+    task = pn.OddityTask(slope=1.5) if oddity else pn.TwoAFC(slope=2.0)
+    model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2, scale=0.5), task=task)
+    for seed in range(3):
+        params = model.init_params(jax.random.PRNGKey(seed))
+        want = psyphy_log_posterior(params, seed_data.stimuli, seed_data.responses[:, 0],
+                                    slope=task.slope, scale=0.5, oddity=oddity)
+        got = model.log_posterior_from_data(params, seed_data)
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_init_params_draws_from_the_prior(mvp_model):
+    keys = jax.random.split(jax.random.PRNGKey(0), 2000)
+    draws = jax.vmap(mvp_model.init_params)(keys)["log_diag"]
+    np.testing.assert_allclose(draws.mean(0), 0.0, atol=0.05)
+    np.testing.assert_allclose(draws.std(0), 0.5, rtol=0.06)
+
+
+def test_predict_prob_and_discriminability_by_hand(mvp_model):
+    params = {"log_diag": jnp.log(jnp.array([0.04, 0.01]))}
+    ref, probe = jnp.zeros(2), jnp.array([0.2, 0.1])
+    d = np.sqrt(0.2**2 / (0.04 + 1e-6) + 0.1**2 / (0.01 + 1e-6))
+    np.testing.assert_allclose(mvp_model.discriminability(params, (ref, probe)), d,
+                               rtol=1e-6)
+    np.testing.assert_allclose(mvp_model.predict_prob(params, (ref, probe)),
+                               2 / 3 + np.tanh(1.5 * d) / 3, rtol=1e-6)
+    # the quirk of psyphy's MVP oddity rule: 2/3 at zero discriminability
+    np.testing.assert_allclose(mvp_model.predict_prob(params, (ref, ref)), 2 / 3,
+                               rtol=1e-6)
+
+
+def test_local_covariance_is_diagonal_exp(mvp_model):
+    cov = mvp_model.local_covariance({"log_diag": jnp.array([0.0, -1.0])}, jnp.zeros(2))
+    np.testing.assert_allclose(cov, np.diag([1.0, np.exp(-1.0)]), rtol=1e-6)
+
+
+def test_constructor_spellings_agree():
+    prior, task, noise = pn.Prior.default(2), pn.TwoAFC(), pn.GaussianNoise(0.5)
+    seed_kw = pn.WPPM(input_dim=2, prior=prior, task=task, noise=noise)
+    seed_pos = pn.WPPM(2, prior, task, noise)
+    v005 = pn.WPPM(prior, task, noise, input_dim=2)
+    v005_kw = pn.WPPM(prior=prior, likelihood=task, noise=noise)
+    for m in (seed_pos, v005, v005_kw):
+        assert (m.input_dim, m.prior, m.task, m.noise) == (2, prior, task, noise)
+    assert seed_kw.likelihood is task
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"input_dim": 3, "prior": pn.Prior.default(2)}, ValueError, "input_dim"),
+        ({"input_dim": 0}, ValueError, "input_dim"),
+        ({"prior": "gaussian"}, TypeError, "prior"),
+        ({"task": "oddity"}, TypeError, "task"),
+        ({"diag_term": -1.0}, ValueError, "diag_term"),
+        ({"task": pn.TwoAFC(), "likelihood": pn.OddityTask()}, TypeError, "task"),
+    ],
+)
+def test_wppm_rejects_bad_configuration(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        pn.WPPM(**kwargs)
+
+
+# -- the full WPPM against psyphy 0.0.5 ------------------------------------------------
+@pytest.fixture(scope="module")
+def both_models(psyphy_twins):
+    """Our full WPPM and psyphy's (``psyphy_twins``) with this file's settings."""
+
+    def build(input_dim, num_samples=300, noise="gauss"):
+        return psyphy_twins(input_dim, SETTINGS, num_samples=num_samples,
+                            bandwidth=1e-2,
+                            student_t_df=None if noise == "gauss" else 4.0)
+
+    return build
 
 
 @pytest.mark.parametrize("input_dim", [1, 2, 3])
-def test_params_prior_and_field_equal_psyphys(input_dim):
+def test_params_prior_and_field_equal_psyphys(input_dim, both_models):
     ours, theirs = both_models(input_dim)
     key = jax.random.PRNGKey(input_dim)
     params = ours.init_params(key)
@@ -59,12 +124,15 @@ def test_params_prior_and_field_equal_psyphys(input_dim):
                                    rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.slow  # psyphy loops over trials; core/test_tasks.py checks loglik cheaply
 @pytest.mark.parametrize("input_dim, noise", [(1, "gauss"), (2, "gauss"), (3, "gauss"),
                                               (2, "student")])
-def test_log_likelihood_and_p_correct_equal_psyphys_with_the_same_key(input_dim, noise):
+def test_log_likelihood_and_p_correct_equal_psyphys_with_the_same_key(
+        input_dim, noise, both_models, random_trials):
+    psyphy_data = pytest.importorskip("psyphy.data")
     ours, theirs = both_models(input_dim, noise=noise)
     params = ours.init_params(jax.random.PRNGKey(5))
-    stimuli, y = study(input_dim, n=20)  # psyphy loops over trials in Python
+    stimuli, y = random_trials(input_dim, n=20)  # psyphy loops over trials in Python
     data = psyphy_data.TrialData(stimuli=jnp.asarray(stimuli), responses=jnp.asarray(y))
     key = jax.random.PRNGKey(7)
     np.testing.assert_allclose(ours.log_likelihood_from_data(params, data, key=key),
@@ -78,10 +146,11 @@ def test_log_likelihood_and_p_correct_equal_psyphys_with_the_same_key(input_dim,
                                theirs.predict_prob(params, pair), atol=1e-5)
 
 
-def test_independent_draws_agree_within_monte_carlo_error():
+@pytest.mark.slow
+def test_independent_draws_agree_within_monte_carlo_error(both_models, random_trials):
     ours, theirs = both_models(2, num_samples=4000)
     params = ours.init_params(jax.random.PRNGKey(2))
-    stimuli, _ = study(2, n=8)
+    stimuli, _ = random_trials(2, n=8)
     for ref, cmp in stimuli:
         pair = (jnp.asarray(ref), jnp.asarray(cmp))
         a = float(ours.predict_prob(params, pair, key=jax.random.PRNGKey(1)))
@@ -91,9 +160,11 @@ def test_independent_draws_agree_within_monte_carlo_error():
         assert abs(a - b) < 5 * se + 1e-6
 
 
-def test_fixed_noise_makes_the_density_deterministic_and_differentiable():
+@pytest.mark.slow
+def test_fixed_noise_makes_the_density_deterministic_and_differentiable(
+        both_models, random_trials):
     model, _ = both_models(2)
-    stimuli, y = study(2)
+    stimuli, y = random_trials(2)
     trials = model.trials((stimuli[:, 0], stimuli[:, 1], y))
     noise = model.draw_mc_samples(jax.random.PRNGKey(0), len(y))
     args = (trials.ref, trials.probe, trials.responses)
@@ -111,19 +182,21 @@ def test_fixed_noise_makes_the_density_deterministic_and_differentiable():
     np.testing.assert_allclose(joint(params), want, rtol=1e-5)
 
 
-def test_unseeded_full_model_without_noise_says_what_to_do():
+def test_unseeded_full_model_without_noise_says_what_to_do(both_models, random_trials):
     model, _ = both_models(2)
-    stimuli, y = study(2)
+    stimuli, y = random_trials(2)
     params = model.init_params(jax.random.PRNGKey(1))
     with pytest.raises(ValueError, match="mc_samples="):
         log_density(model.numpyro_model, (stimuli[:, 0], stimuli[:, 1], y), {}, params)
 
 
 @pytest.mark.parametrize("bad", [1.2, -1.01])
-def test_stimuli_outside_the_domain_warn_in_data_paths_and_match_psyphy(bad):
+def test_stimuli_outside_the_domain_warn_in_data_paths_and_match_psyphy(
+        bad, both_models, random_trials):
     """psyphy fits and evaluates such data; we do too, with a warning at the caller."""
+    psyphy_data = pytest.importorskip("psyphy.data")
     model, theirs = both_models(2, num_samples=50)
-    stimuli, y = study(2, n=4)
+    stimuli, y = random_trials(2, n=4)
     stimuli[3, 1, 0] = bad
     params = model.init_params(jax.random.PRNGKey(0))
     key = jax.random.PRNGKey(7)
@@ -154,7 +227,7 @@ def test_stimuli_outside_the_domain_warn_in_data_paths_and_match_psyphy(bad):
 
 
 @pytest.mark.parametrize("input_dim", [2, 3])
-def test_psyphys_private_methods_give_psyphys_values(input_dim):
+def test_psyphys_private_methods_give_psyphys_values(input_dim, both_models):
     ours, theirs = both_models(input_dim)
     params = ours.init_params(jax.random.PRNGKey(input_dim))
     x = jnp.linspace(-0.9, 0.7, input_dim)
@@ -177,7 +250,7 @@ def test_psyphys_private_methods_give_psyphys_values(input_dim):
         mvp._compute_sqrt(mvp.init_params(jax.random.PRNGKey(0)), x)
 
 
-def test_swapping_the_task_recompiles_and_other_settings_are_fixed():
+def test_swapping_the_task_recompiles_and_other_settings_are_fixed(random_trials):
     """Compiled code is cached per model: a new task must not reuse the old code."""
     def fresh(num_samples):
         task = pn.OddityTask(config=pn.OddityTaskConfig(num_samples=num_samples))
@@ -185,7 +258,7 @@ def test_swapping_the_task_recompiles_and_other_settings_are_fixed():
 
     model, few, many = fresh(64), fresh(8), fresh(64)
     assert model == many and hash(model) == hash(many) and model != few
-    stimuli, y = study(2, n=10)
+    stimuli, y = random_trials(2, n=10)
     data = (stimuli[:, 0], stimuli[:, 1], y)
     params, key = model.init_params(jax.random.PRNGKey(1)), jax.random.PRNGKey(2)
 
@@ -243,89 +316,3 @@ def test_full_model_configuration_errors():
         pn.OddityTaskConfig(bandwidth=0.0)
     with pytest.warns(UserWarning, match="variance_scale"):
         pn.WPPM(prior, pn.OddityTask(), variance_scale=1.0)
-
-
-@pytest.mark.slow
-def test_map_recovers_a_simulated_field_far_better_than_a_prior_draw():
-    """2,000 trials around 16 Sobol references; metric: mean relative Frobenius
-    error of Sigma(x) at the references (measured: MAP 0.65; five prior draws
-    0.82 to 1.99, mean 1.38), and mean relative error of the threshold
-    distance over 24 directions (MAP 0.36 against 1.04 for a prior draw)."""
-    import optax
-
-    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=4),
-                    pn.OddityTask(config=pn.OddityTaskConfig(num_samples=32)))
-    truth = model.init_params(jax.random.PRNGKey(1))
-    refs = pn.reference_points(16, 2, method="sobol", seed=0) * 0.8
-    ref, cmp = pn.comparisons_along_directions(jax.random.PRNGKey(2), refs, 125,
-                                               min_distance=0.0, max_distance=0.15)
-    y = pn.simulate_responses(jax.random.PRNGKey(3), model, truth, ref, cmp)
-    data = pn.TrialData(np.stack([ref, cmp], 1), y)
-    sgd = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(1e-3, momentum=0.9))
-    fit = pn.MAPOptimizer(steps=400, optimizer=sgd, show_progress=False).fit(
-        model, data, seed=0)
-
-    xs = refs
-    true_field = model.local_covariance(truth, xs)
-
-    def error(params):
-        field = model.local_covariance(params, xs)
-        rel = jnp.linalg.norm(field - true_field, axis=(1, 2)) / jnp.linalg.norm(
-            true_field, axis=(1, 2))
-        return float(jnp.mean(rel))
-
-    prior_errors = [error(model.init_params(k))
-                    for k in jax.random.split(jax.random.PRNGKey(9), 5)]
-    assert error(fit.params) < 0.6 * np.mean(prior_errors)
-    assert error(fit.params) < min(prior_errors)
-
-    # the threshold contours at the references (criterion 2/3, 24 directions)
-    true_c = pn.threshold_contour(model, truth, ref=refs, num_angles=24)
-
-    def threshold_error(params):
-        c = pn.threshold_contour(model, params, ref=refs, num_angles=24)
-        ok = np.asarray(c.reached) & np.asarray(true_c.reached)
-        t, e = np.asarray(true_c.radii)[ok], np.asarray(c.radii)[ok]
-        return float(np.mean(np.abs(e - t) / t))
-
-    prior_threshold = threshold_error(model.init_params(jax.random.PRNGKey(0)))
-    assert threshold_error(fit.params) < 0.5 * prior_threshold
-
-
-@pytest.mark.parametrize("input_dim, degree, variance_scale", [(3, 4, 3e-4), (2, 5, 4e-3)])
-def test_prior_differences_match_psyphy_at_small_variances(input_dim, degree,
-                                                             variance_scale):
-    """psyphy adds 1e-10 to every variance in its density; so do we."""
-    settings = dict(input_dim=input_dim, basis_degree=degree,
-                    variance_scale=variance_scale, decay_rate=0.4,
-                    extra_embedding_dims=1)
-    ours, theirs = pn.Prior(**settings), psyphy_model.Prior(**settings)
-    a, b = ours.sample_params(jax.random.PRNGKey(0)), ours.sample_params(jax.random.PRNGKey(1))
-    np.testing.assert_allclose(ours.log_prob(a) - ours.log_prob(b),
-                               theirs.log_prob(a) - theirs.log_prob(b), rtol=1e-4)
-
-
-@pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
-def test_nuts_on_the_full_model_with_fixed_draws():
-    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1),
-                    pn.OddityTask(config=pn.OddityTaskConfig(num_samples=50)))
-    truth = model.init_params(jax.random.PRNGKey(1))
-    stimuli, _ = study(2, n=60)
-    y = pn.simulate_responses(jax.random.PRNGKey(2), model, truth, stimuli[:, 0],
-                              stimuli[:, 1])
-    data = pn.TrialData(stimuli, y)
-    post = pn.NUTSSampler(num_warmup=40, num_samples=30, num_chains=2,
-                          progress_bar=False).fit(model, data, init_params=truth)
-    assert post.samples["W"].shape == (60, 2, 2, 2, 3)
-    # the point estimate is one of the draws (the mean of W would collapse the field)
-    assert np.any(np.all(np.asarray(post.samples["W"]) == np.asarray(post.params["W"]),
-                         axis=(1, 2, 3, 4)))
-    idata = post.to_inference_data()
-    assert idata.posterior["W"].dims == ("chain", "draw", "basis_i", "basis_j", "dim",
-                                         "embed")
-    assert idata.log_likelihood["y"].dims == ("chain", "draw", "trial")
-    # the log likelihood group uses the run's fixed draws
-    draw = {"W": np.asarray(idata.posterior["W"][0, 5])}
-    want = model.log_likelihood(draw, post.trials, post.model_kwargs["mc_samples"])
-    np.testing.assert_allclose(idata.log_likelihood["y"][0, 5], want, rtol=1e-4,
-                               atol=1e-5)

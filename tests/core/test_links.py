@@ -34,8 +34,3 @@ def test_log_probabilities_stay_finite_where_tanh_saturates(task):
     # log(1 - p) = -softplus(logits) must be very negative but finite, with a gradient
     grad = jax.grad(lambda x: -jax.nn.softplus(task.logits(x)).sum())(d)
     assert jnp.all(jnp.isfinite(grad))
-
-
-def test_default_criteria_sit_halfway_between_floor_and_one():
-    assert pn.OddityTask().default_criterion == pytest.approx(5 / 6)
-    assert pn.TwoAFC().default_criterion == pytest.approx(0.75)

@@ -1,7 +1,5 @@
 """WPPMPredictivePosterior: psyphy 0.0.5's numbers at a MAP point; bands from draws."""
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,10 +19,6 @@ psyphy_posterior = pytest.importorskip("psyphy.posterior")
 SETTINGS = {"basis_degree": 2, "variance_scale": 1e-3,
             "decay_rate": 0.4, "extra_embedding_dims": 1}
 REFS = np.array([[0.0, 0.0], [0.4, -0.3]])
-# psyphy's own draws, so that one key gives psyphy's numbers (where the
-# estimator option exists; before it, every full-WPPM draw was psyphy's)
-PSYPHY_DRAWS = ({"estimator": "psyphy"} if "estimator" in
-                {f.name for f in dataclasses.fields(pn.OddityTaskConfig)} else {})
 PAIRS = jnp.array([[[0.0, 0.0], [0.08, 0.0]], [[0.4, -0.3], [0.4, -0.2]],
                    [[-0.5, 0.5], [-0.6, 0.55]]])
 
@@ -41,20 +35,9 @@ class DrawsPosterior:
         return jax.tree.map(lambda x: x[idx], self.draws)
 
 
-def both_models(num_samples):
-    config = pn.OddityTaskConfig(num_samples=num_samples, **PSYPHY_DRAWS)
-    ours = pn.WPPM(pn.Prior(input_dim=2, **SETTINGS), pn.OddityTask(config=config))
-    theirs = psyphy_model.WPPM(
-        psyphy_model.Prior(input_dim=2, **SETTINGS),
-        psyphy_model.OddityTask(
-            config=psyphy_model.OddityTaskConfig(num_samples=num_samples)),
-        psyphy_model.GaussianNoise(), input_dim=2, extra_dims=1)
-    return ours, theirs
-
-
 @pytest.fixture(scope="module")
-def full():
-    ours, theirs = both_models(300)
+def full(psyphy_twins):
+    ours, theirs = psyphy_twins(2, SETTINGS, num_samples=300)
     draws = jax.vmap(ours.init_params)(jax.random.split(jax.random.PRNGKey(1), 4))
     return ours, theirs, draws
 
@@ -163,8 +146,8 @@ def test_unreached_directions_are_reported(full):
 
 
 @pytest.mark.slow
-def test_threshold_covariance_agrees_with_psyphys_grid_search():
-    ours, theirs = both_models(500)
+def test_threshold_covariance_agrees_with_psyphys_grid_search(psyphy_twins):
+    ours, theirs = psyphy_twins(2, SETTINGS, num_samples=500)
     W = ours.init_params(jax.random.PRNGKey(1))
     refs = jnp.array([[0.1, -0.2]])
     ours_pred = WPPMPredictivePosterior(

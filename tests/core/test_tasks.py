@@ -1,6 +1,7 @@
-"""OddityTask.predict / simulate / loglik against psyphy 0.0.5 with the same keys."""
+"""The tasks: OddityTask against psyphy 0.0.5, default criteria, bad settings.
 
-import dataclasses
+OddityTask.predict / simulate / loglik give psyphy's numbers with the same keys.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -9,29 +10,14 @@ import pytest
 
 import psyphy_numpyro as pn
 
-psyphy_model = pytest.importorskip("psyphy.model")
-psyphy_data = pytest.importorskip("psyphy.data")
-
 SETTINGS = {"basis_degree": 2, "variance_scale": 4e-3,
             "decay_rate": 0.4, "extra_embedding_dims": 1}
 NUM_SAMPLES = 200
-# psyphy's own draws, so that one key gives psyphy's numbers (where the
-# estimator option exists; before it, every full-WPPM draw was psyphy's)
-PSYPHY_DRAWS = ({"estimator": "psyphy"} if "estimator" in
-                {f.name for f in dataclasses.fields(pn.OddityTaskConfig)} else {})
 
 
 @pytest.fixture(scope="module")
-def models():
-    ours = pn.WPPM(pn.Prior(input_dim=2, **SETTINGS),
-                   pn.OddityTask(config=pn.OddityTaskConfig(num_samples=NUM_SAMPLES,
-                                                            **PSYPHY_DRAWS)),
-                   pn.GaussianNoise())
-    theirs = psyphy_model.WPPM(
-        psyphy_model.Prior(input_dim=2, **SETTINGS),
-        psyphy_model.OddityTask(
-            config=psyphy_model.OddityTaskConfig(num_samples=NUM_SAMPLES)),
-        psyphy_model.GaussianNoise(), input_dim=2, extra_dims=1)
+def models(psyphy_twins):
+    ours, theirs = psyphy_twins(2, SETTINGS, num_samples=NUM_SAMPLES)
     return ours, theirs, ours.init_params(jax.random.PRNGKey(5))
 
 
@@ -75,6 +61,7 @@ def test_simulate_equals_psyphys_and_predict_under_vmap(models, stimuli):
 
 
 def test_loglik_equals_psyphys_and_the_models(models, stimuli):
+    psyphy_data = pytest.importorskip("psyphy.data")
     ours, theirs, params = models
     y = np.random.default_rng(1).integers(0, 2, 12)
     data = psyphy_data.TrialData(stimuli=stimuli, responses=jnp.asarray(y))
@@ -97,6 +84,7 @@ def test_loglik_equals_psyphys_and_the_models(models, stimuli):
                                                    key=jax.random.PRNGKey(0)))
 
 
+@pytest.mark.slow
 def test_default_estimator_delegates_to_the_model(stimuli):
     model = pn.WPPM(pn.Prior(input_dim=2, **SETTINGS),
                     pn.OddityTask(config=pn.OddityTaskConfig(num_samples=NUM_SAMPLES)))
@@ -147,3 +135,20 @@ def test_bad_arguments_are_named(models, stimuli):
         ours.task.simulate(params, stimuli, ours, key=None)
     with pytest.raises(TypeError, match="WPPM"):
         ours.task.loglik(params, stimuli, object())
+
+
+def test_default_criteria_sit_halfway_between_floor_and_one():
+    assert pn.OddityTask().default_criterion == pytest.approx(5 / 6)
+    assert pn.TwoAFC().default_criterion == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (lambda: pn.OddityTask(slope=0.0), ValueError, "slope"),
+        (lambda: pn.TwoAFC(slope=-2.0), ValueError, "slope"),
+    ],
+)
+def test_components_reject_non_positive_settings(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()

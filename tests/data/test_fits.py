@@ -183,6 +183,7 @@ def nuts_round_trip(tmp_path, post):
     return back
 
 
+@pytest.mark.slow
 def test_nuts_round_trip_mvp(tmp_path, mvp_model, seed_data):
     post = pn.NUTSSampler(num_warmup=100, num_samples=10, num_chains=2,
                           progress_bar=False).fit(mvp_model, seed_data)
@@ -385,15 +386,27 @@ def test_errors_name_the_problem(tmp_path, mvp_model):
     with pytest.raises(ValueError, match="kind 'laplace', which is not registered"):
         load_fit(tmp_path / "laplace.nc")
     # a MAP file relabelled as NUTS, and one whose configuration was edited to
-    # another input dimension: both refused, naming the file
+    # another input dimension: the checksum refuses both; re-signed, so is the
+    # content check behind it, naming the file
+    def resign(idata):
+        record = persist._from_idata(idata, json.loads(idata.attrs["fit_info"]))
+        idata.attrs["checksum"] = persist._checksum(
+            record, idata.attrs["fit_kind"], idata.attrs["model_config"],
+            idata.attrs["fit_info"])
+
     idata.attrs["fit_kind"] = "nuts"
     idata.to_netcdf(str(tmp_path / "relabelled.nc"))
-    with pytest.raises(ValueError, match="relabelled.nc.*marked as a 'nuts' fit"):
+    with pytest.raises(ValueError, match="relabelled.nc.*do not match the checksum"):
         load_fit(tmp_path / "relabelled.nc")
+    resign(idata)
+    idata.to_netcdf(str(tmp_path / "resigned.nc"))
+    with pytest.raises(ValueError, match="resigned.nc.*marked as a 'nuts' fit"):
+        load_fit(tmp_path / "resigned.nc")
     config = json.loads(idata.attrs["model_config"])
     config["input_dim"] = config["prior"]["input_dim"] = 3
     idata.attrs["fit_kind"] = "map"
     idata.attrs["model_config"] = json.dumps(config)
+    resign(idata)
     idata.to_netcdf(str(tmp_path / "edited.nc"))
     with pytest.raises(ValueError, match="edited.nc.*expects draws of 'log_diag'"):
         load_fit(tmp_path / "edited.nc")
@@ -410,3 +423,32 @@ def test_errors_name_the_problem(tmp_path, mvp_model):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         save_fit(tmp_path / "no" / "fit.nc", fit)
     assert not (tmp_path / "x.nc").exists()
+
+
+def test_save_fit_replaces_a_file_only_when_asked(tmp_path, mvp_model):
+    fit = pn.MAPPosterior({"log_diag": jnp.zeros(2)}, mvp_model)
+    path = save_fit(tmp_path / "fit.nc", fit)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        save_fit(path, pn.MAPPosterior({"log_diag": jnp.ones(2)}, mvp_model))
+    assert float(load_fit(path).params["log_diag"][0]) == 0.0
+    save_fit(path, pn.MAPPosterior({"log_diag": jnp.ones(2)}, mvp_model), overwrite=True)
+    assert float(load_fit(path).params["log_diag"][0]) == 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc"]
+
+
+def test_edits_and_leftovers_are_refused(tmp_path, mvp_model):
+    az = pn.core.idata.import_arviz()
+    fit = pn.MAPPosterior({"log_diag": jnp.zeros(2)}, mvp_model)
+    path = save_fit(tmp_path / "fit.nc", fit)
+    idata = az.from_netcdf(path)
+    config = json.loads(idata.attrs["model_config"])
+    config["task"]["slope"] = 2.0  # a silent edit of the model
+    idata.attrs["model_config"] = json.dumps(config)
+    idata.to_netcdf(str(tmp_path / "slope.nc"))
+    idata.close()
+    with pytest.raises(ValueError, match="slope.nc.*do not match the checksum"):
+        load_fit(tmp_path / "slope.nc")
+    raw = bytearray((tmp_path / "fit.nc").read_bytes())
+    (tmp_path / ".fit.nc.99.partial").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="did not finish"):
+        load_fit(tmp_path / ".fit.nc.99.partial")

@@ -15,18 +15,9 @@ SETTINGS = {"basis_degree": 3, "variance_scale": 4e-3,
             "decay_rate": 0.4, "extra_embedding_dims": 1}
 
 
-def both_models(input_dim):
-    ours = pn.WPPM(pn.Prior(input_dim=input_dim, **SETTINGS), pn.OddityTask(),
-                   pn.GaussianNoise(), diag_term=1e-3)
-    theirs = psyphy_model.WPPM(
-        psyphy_model.Prior(input_dim=input_dim, **SETTINGS), psyphy_model.OddityTask(),
-        psyphy_model.GaussianNoise(), input_dim=input_dim, extra_dims=1, diag_term=1e-3)
-    return ours, theirs
-
-
 @pytest.fixture(scope="module")
-def model2():
-    return both_models(2)
+def model2(psyphy_twins):
+    return psyphy_twins(2, SETTINGS, diag_term=1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +25,9 @@ def points():
     return jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (4, 5, 2)), jnp.float32)
 
 
-def test_field_and_sqrt_equal_psyphys_on_the_same_W():
+def test_field_and_sqrt_equal_psyphys_on_the_same_W(psyphy_twins):
     input_dim = 2
-    ours, theirs = both_models(input_dim)
+    ours, theirs = psyphy_twins(input_dim, SETTINGS, diag_term=1e-3)
     key = jax.random.PRNGKey(input_dim)
     field = WPPMCovarianceField.from_prior(ours, key)
     other = psyphy_field.WPPMCovarianceField.from_prior(theirs, key)

@@ -5,8 +5,7 @@ threshold is a closed-form function of ``log_diag`` (so its posterior
 quantiles are weighted quantiles over the grid); stacks of full-WPPM draws
 built from a known field by rotations of the embedding (which leave every
 readout unchanged) and known scale factors (which scale a constant field's
-thresholds exactly); p(correct) evaluated draw by draw; plain-numpy counts.
-"""
+thresholds exactly); p(correct) evaluated draw by draw; plain-numpy counts."""
 
 import jax
 import jax.numpy as jnp
@@ -22,33 +21,12 @@ from psyphy_numpyro.core.bands import (
     threshold_bands,
 )
 from psyphy_numpyro.core.draws import posterior_draws
-from psyphy_numpyro.viz.bands import (
-    plot_covariance_band,
-    plot_psychometric_band,
-    plot_threshold_bands,
-)
 
 SCALE, SLOPE = 0.5, 1.5  # the conftest MVP's prior sd and task slope
 EPS = 1e-6  # the models' diag_term
 
 
 # -- the MVP against grid quadrature ---------------------------------------------------
-def grid_posterior_weights(data, scale=SCALE, slope=SLOPE, n=241):
-    """Grid of log_diag values and their exact posterior weights (float64)."""
-    stimuli, y = data.stimuli, data.responses[:, 0].astype(float)
-    delta2 = (stimuli[:, 1] - stimuli[:, 0]) ** 2
-    a, b = np.linspace(-5.0, 4.0, n), np.linspace(-8.0, 2.0, n)
-    grid = np.stack([g.ravel() for g in np.meshgrid(a, b, indexing="ij")], 1)
-    logp = -0.5 * (grid**2).sum(1) / scale**2
-    var = np.exp(grid) + EPS
-    for chunk in np.array_split(np.arange(len(grid)), 40):
-        d = np.sqrt((delta2[None] / var[chunk, None]).sum(-1))
-        log_miss = -np.logaddexp(0.0, 2.0 * slope * d) + np.log(2.0 / 3.0)
-        logp[chunk] += (y * np.log1p(-np.exp(log_miss)) + (1 - y) * log_miss).sum(-1)
-    w = np.exp(logp - logp.max())
-    return grid, w / w.sum()
-
-
 def weighted_quantile(values, weights, q):
     """Quantile ``q`` of a discrete distribution (midpoint interpolation)."""
     order = np.argsort(values)
@@ -65,12 +43,14 @@ def mvp_nuts(mvp_model, seed_data):
                        init_params={"log_diag": jnp.array([-0.3, -3.0])})
 
 
-def test_mvp_threshold_band_matches_quadrature(mvp_model, seed_data, mvp_nuts):
+@pytest.mark.slow
+def test_mvp_threshold_band_matches_quadrature(mvp_model, mvp_nuts,
+                                               seed_grid_posterior):
     num_angles = 12
     tb = threshold_bands(mvp_nuts.samples, model=mvp_model, prob=0.9,
                          num_angles=num_angles)
     # truth: the closed-form threshold at every grid point, weighted quantiles
-    grid, w = grid_posterior_weights(seed_data)
+    grid, w = seed_grid_posterior
     d_star = np.arctanh(3 * (5 / 6) - 2) / SLOPE  # oddity: p = 2/3 + tanh(s d)/3
     angles = np.linspace(0, 2 * np.pi, num_angles, endpoint=False)
     u2 = np.stack([np.cos(angles), np.sin(angles)], 1) ** 2
@@ -88,6 +68,7 @@ def test_mvp_threshold_band_matches_quadrature(mvp_model, seed_data, mvp_nuts):
     np.testing.assert_allclose(tb.ellipse.radii, tb.band.median, rtol=0.05)
 
 
+@pytest.mark.slow
 def test_a_posterior_and_its_draws_give_the_same_bands(mvp_model, mvp_nuts):
     key = jax.random.PRNGKey(5)
     from_post = threshold_bands(mvp_nuts, num_draws=64, key=key, num_angles=8)
@@ -108,20 +89,14 @@ def full_model(degree, diag_term=EPS):
                    diag_term=diag_term)
 
 
-def rotations(key, n, e=3):
-    """``n`` random orthogonal ``e x e`` matrices (QR of Gaussian matrices)."""
-    q, r = np.linalg.qr(np.asarray(jax.random.normal(key, (n, e, e)), float))
-    return q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
-
-
 REFS = np.array([[0.0, 0.0], [0.4, -0.3]])
 
 
-def test_rotated_weights_give_the_truth_with_a_zero_width_band():
+def test_rotated_weights_give_the_truth_with_a_zero_width_band(random_rotations):
     # W R for orthogonal R leaves Sigma(x), so every threshold, unchanged
     model = full_model(2)
     truth = model.init_params(jax.random.PRNGKey(1))
-    R = rotations(jax.random.PRNGKey(2), 6)
+    R = random_rotations(jax.random.PRNGKey(2), 6)
     R[0] = np.eye(3)  # draw 0 is the truth itself
     stack = {"W": jnp.asarray(np.einsum("...e,nef->n...f", np.asarray(truth["W"]), R),
                               jnp.float32)}
@@ -135,22 +110,6 @@ def test_rotated_weights_give_the_truth_with_a_zero_width_band():
     np.testing.assert_allclose(cb.cov.lower, cb.cov.upper, rtol=1e-4, atol=1e-9)
     np.testing.assert_allclose(cb.cov.median, pn.covariance_field(model, truth, REFS),
                                rtol=1e-4)
-
-
-@pytest.fixture(scope="module")
-def scaled_stack():
-    """A constant field (degree 0), its draws ``s_k W R_k`` (``s_0 = 1``, ``R_0 = I``).
-
-    Without a diagonal term, Sigma = U U^T scales exactly by s_k^2.
-    """
-    model = full_model(0, diag_term=0.0)
-    truth = model.init_params(jax.random.PRNGKey(4))
-    s = np.exp(0.3 * np.asarray(jax.random.normal(jax.random.PRNGKey(5), (40,))))
-    R = rotations(jax.random.PRNGKey(6), 40)
-    s[0], R[0] = 1.0, np.eye(3)  # draw 0 is the truth itself
-    W = s[:, None, None, None, None] * np.einsum("...e,nef->n...f",
-                                                   np.asarray(truth["W"]), R)
-    return model, truth, s, {"W": jnp.asarray(W, jnp.float32)}
 
 
 def test_scaled_constant_field_has_scaled_threshold_quantiles(scaled_stack):
@@ -294,33 +253,3 @@ def test_bad_input_is_rejected(mvp_model, call, error, match):
     stack = {"log_diag": jnp.zeros((3, 2))}
     with pytest.raises(error, match=match):
         call(mvp_model, stack)
-
-
-# -- figures ---------------------------------------------------------------------------
-def test_band_figures_draw_every_layer(scaled_stack):
-    import matplotlib.pyplot as plt
-
-    model, truth, _, stack = scaled_stack
-    tb = threshold_bands(stack, REFS, model=model, num_angles=16)
-    true = tb.draws._replace(radii=tb.draws.radii[0], reached=tb.draws.reached[0])
-    ax = plot_threshold_bands(tb, {"truth": true}, scale=2.0)
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert sorted(labels) == ["90% credible band", "posterior median (ellipse)",
-                              "truth"]
-    assert len(ax.patches) == len(REFS) and len(ax.lines) == 2 * len(REFS)
-    # no upper end anywhere: no ring, but the legend says why; gaps are counted
-    unbounded = tb._replace(band=tb.band._replace(upper=np.full((2, 16), np.inf)))
-    gap = true._replace(radii=np.where(np.arange(16) == 3, np.inf, true.radii))
-    ax = plot_threshold_bands(unbounded, {"truth": gap})
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "90% credible band (2 refs unbounded, not drawn)" in labels
-    assert "truth (2 directions unreached)" in labels
-    with pytest.raises(ValueError, match="one contour per reference"):
-        plot_threshold_bands(tb, {"truth": true._replace(radii=true.radii[:1])})
-    cb = covariance_band(stack, REFS, model=model)
-    ax = plot_covariance_band(cb, pn.covariance_field(model, truth, REFS))
-    assert len(ax.lines) == 2 * len(REFS)
-    pb = psychometric_band(stack, REFS[0], 0.0, np.linspace(0, 0.3, 5), model=model)
-    ax = plot_psychometric_band(pb, criterion=2 / 3)
-    np.testing.assert_allclose(ax.lines[0].get_ydata(), pb.mean)
-    plt.close("all")

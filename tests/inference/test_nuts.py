@@ -1,4 +1,4 @@
-"""NUTS on the MVP against the exact posterior computed by grid quadrature."""
+"""NUTSSampler: the MVP against its exact posterior (grid quadrature), the full WPPM."""
 
 import arviz as az
 import jax
@@ -9,42 +9,17 @@ import pytest
 import psyphy_numpyro as pn
 
 
-def grid_posterior(data, task, scale=0.5, n=401):
-    """Posterior mean and sd of log_diag by quadrature on a 2-D grid (float64)."""
-    stimuli, y = data.stimuli, data.responses[:, 0].astype(float)
-    delta2 = (stimuli[:, 1] - stimuli[:, 0]) ** 2  # (N, 2)
-    a = np.linspace(-5.0, 4.0, n)
-    b = np.linspace(-8.0, 2.0, n)
-    A, B = np.meshgrid(a, b, indexing="ij")
-    var = np.exp(np.stack([A.ravel(), B.ravel()], 1)) + 1e-6  # (G, 2)
-    logp = -0.5 * (A.ravel() ** 2 + B.ravel() ** 2) / scale**2
-    for chunk in np.array_split(np.arange(var.shape[0]), 40):
-        d = np.sqrt((delta2[None] / var[chunk, None]).sum(-1))  # (g, N)
-        # 1 - tanh(z) = 2 / (1 + exp(2z)), so log(1 - p) stays finite
-        log_miss = -np.logaddexp(0.0, 2.0 * task.slope * d)
-        if isinstance(task, pn.OddityTask):  # 1 - p = (1 - tanh) / 3
-            log_miss += np.log(2.0 / 3.0)
-        log_hit = np.log1p(-np.exp(log_miss))
-        logp[chunk] += (y * log_hit + (1 - y) * log_miss).sum(-1)
-    w = np.exp(logp - logp.max())
-    w /= w.sum()
-    grid = np.stack([A.ravel(), B.ravel()], 1)
-    mean = w @ grid
-    sd = np.sqrt(w @ (grid - mean) ** 2)
-    # the grid must hold the whole posterior
-    edge = np.zeros((n, n), bool)
-    edge[[0, -1], :] = edge[:, [0, -1]] = True
-    assert w.reshape(n, n)[edge].sum() < 1e-8
-    return mean, sd
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("task", [pn.OddityTask(slope=1.5), pn.TwoAFC(slope=2.0)],
                          ids=["oddity", "2afc"])
-def test_nuts_matches_quadrature(task, seed_truth):
+def test_nuts_matches_quadrature(task, seed_truth, mvp_grid_posterior):
     model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2, scale=0.5), task=task)
     data = pn.simulate_trials(jax.random.PRNGKey(11), model, seed_truth, 400)
-    mean, sd = grid_posterior(data, task)
+    grid, w = mvp_grid_posterior(data.stimuli[:, 0], data.stimuli[:, 1],
+                                 data.responses[:, 0], slope=task.slope,
+                                 oddity=isinstance(task, pn.OddityTask))
+    mean = w @ grid
+    sd = np.sqrt(w @ (grid - mean) ** 2)
 
     sampler = pn.NUTSSampler(num_warmup=500, num_samples=1000, num_chains=4, seed=1,
                              progress_bar=False)
@@ -58,6 +33,7 @@ def test_nuts_matches_quadrature(task, seed_truth):
     assert post.num_divergences == 0
 
 
+@pytest.mark.slow
 def test_nuts_starts_from_a_map_fit_and_samples_protocol(mvp_model, seed_data):
     fit = pn.MAPPosterior({"log_diag": jnp.array([-0.4, -3.0])}, mvp_model)
     post = pn.NUTSSampler(num_warmup=100, num_samples=100, num_chains=2,
@@ -71,15 +47,6 @@ def test_nuts_starts_from_a_map_fit_and_samples_protocol(mvp_model, seed_data):
     for row in np.asarray(draws["log_diag"]):
         assert np.any(np.all(stored == row, axis=1))
     assert "divergences=" in repr(post)
-
-
-def test_run_nuts_records_the_sample_stats_fields(mvp_model, seed_data):
-    trials = mvp_model.trials(seed_data)
-    mcmc = pn.run_nuts(jax.random.PRNGKey(0), mvp_model.numpyro_model, trials.ref,
-                       trials.probe, trials.responses, num_warmup=50, num_samples=50,
-                       progress_bar=False)
-    assert set(mcmc.get_extra_fields()) >= {"diverging", "accept_prob", "num_steps",
-                                            "potential_energy", "energy"}
 
 
 @pytest.mark.parametrize(
@@ -146,25 +113,28 @@ def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
     assert np.all(np.diagonal(rows, 0, 2, 3) > 0)
 
 
-def test_rotated_starts_keep_the_density_and_separate_the_chains():
-    from psyphy_numpyro.core.gauge import align_embedding
-    from psyphy_numpyro.core.infer.mcmc import rotated_starts
-
-    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2, extra_embedding_dims=1))
-    W = model.init_params(jax.random.PRNGKey(0))["W"]
-    starts = rotated_starts(W, jax.random.PRNGKey(1), 4)
-    assert starts.shape == (4, *W.shape)
-    np.testing.assert_array_equal(starts[0], W)
-    x = np.array([[0.3, -0.2], [-0.7, 0.5]])
-    field = pn.covariance_field(model, {"W": W}, x)
-    for s in starts:
-        np.testing.assert_allclose(pn.covariance_field(model, {"W": s}, x), field,
-                                   rtol=1e-4, atol=1e-7)
-        np.testing.assert_allclose(model.prior.log_prob({"W": s}),
-                                   model.prior.log_prob({"W": W}), rtol=1e-5)
-        np.testing.assert_allclose(align_embedding(s, W), W, atol=1e-5)
-    spread = np.linalg.norm(np.asarray(starts[1:] - W).reshape(3, -1), axis=1)
-    assert np.all(spread > 0.3 * np.linalg.norm(W))  # really elsewhere on the orbit
-    with pytest.raises(ValueError, match="leading axis of num_chains"):
-        pn.run_nuts(jax.random.PRNGKey(0), model.numpyro_model, num_warmup=1,
-                    num_samples=1, num_chains=2, chain_init_params={"W": W})
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
+def test_nuts_on_the_full_model_with_fixed_draws(random_trials):
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1),
+                    pn.OddityTask(config=pn.OddityTaskConfig(num_samples=50)))
+    truth = model.init_params(jax.random.PRNGKey(1))
+    stimuli, _ = random_trials(2, n=60)
+    y = pn.simulate_responses(jax.random.PRNGKey(2), model, truth, stimuli[:, 0],
+                              stimuli[:, 1])
+    data = pn.TrialData(stimuli, y)
+    post = pn.NUTSSampler(num_warmup=40, num_samples=30, num_chains=2,
+                          progress_bar=False).fit(model, data, init_params=truth)
+    assert post.samples["W"].shape == (60, 2, 2, 2, 3)
+    # the point estimate is one of the draws (the mean of W would collapse the field)
+    assert np.any(np.all(np.asarray(post.samples["W"]) == np.asarray(post.params["W"]),
+                         axis=(1, 2, 3, 4)))
+    idata = post.to_inference_data()
+    assert idata.posterior["W"].dims == ("chain", "draw", "basis_i", "basis_j", "dim",
+                                         "embed")
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "trial")
+    # the log likelihood group uses the run's fixed draws
+    draw = {"W": np.asarray(idata.posterior["W"][0, 5])}
+    want = model.log_likelihood(draw, post.trials, post.model_kwargs["mc_samples"])
+    np.testing.assert_allclose(idata.log_likelihood["y"][0, 5], want, rtol=1e-4,
+                               atol=1e-5)

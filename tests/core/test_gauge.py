@@ -79,6 +79,7 @@ def test_free_coordinates_keep_the_orbit_and_fix_its_representative():
         GaugeFixedPrior(model.prior, np.ones((18, 18)))
 
 
+@pytest.mark.slow
 def test_gauge_fixed_sampling_gives_the_invariant_marginals_of_a_gaussian():
     # With no information and a standard normal prior, W (2 x 2) has iid N(0, 1)
     # entries, so |W|^2 ~ chi2(4) and Sigma_11 = W_00^2 + W_01^2 ~ chi2(2):

@@ -86,7 +86,9 @@ def _psyphy_predictor(input_dim, family):
 
 @pytest.mark.parametrize(
     ("input_dim", "family"),
-    [(1, "normal"), (2, "normal"), (3, "normal"), (2, "student_t")],
+    [pytest.param(1, "normal", marks=pytest.mark.slow), (2, "normal"),
+     pytest.param(3, "normal", marks=pytest.mark.slow),
+     pytest.param(2, "student_t", marks=pytest.mark.slow)],
 )
 def test_same_key_reproduces_psyphy(input_dim, family):
     W, (ref, cmp) = _weights(input_dim), _stimuli(input_dim)
@@ -98,7 +100,7 @@ def test_same_key_reproduces_psyphy(input_dim, family):
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("input_dim", [1, 2, 3])
+@pytest.mark.parametrize("input_dim", [1, 2, pytest.param(3, marks=pytest.mark.slow)])
 def test_independent_draws_agree_with_psyphy_within_mc_error(input_dim):
     W, (ref, cmp) = _weights(input_dim), _stimuli(input_dim)
     ours = np.asarray(_ours(W, ref, cmp, _draws(jax.random.PRNGKey(4), input_dim)))
@@ -115,7 +117,8 @@ def test_independent_draws_agree_with_psyphy_within_mc_error(input_dim):
 
 @pytest.mark.parametrize(
     ("input_dim", "family"),
-    [(1, "normal"), (2, "normal"), (3, "normal"), (2, "student_t")],
+    [(1, "normal"), (2, "normal"), (3, "normal"),
+     pytest.param(2, "student_t", marks=pytest.mark.slow)],
 )
 def test_identical_stimuli_give_one_third(input_dim, family):
     # With cmp == ref the three samples are exchangeable, so the reference pair
@@ -139,7 +142,8 @@ def test_probability_is_clipped_like_psyphy():
     assert bool(jnp.all((p >= PROB_CLIP) & (p <= np.float32(1.0 - PROB_CLIP))))
 
 
-@pytest.mark.parametrize("input_dim", [1, 2, 3])
+@pytest.mark.parametrize("input_dim", [1, pytest.param(2, marks=pytest.mark.slow),
+                                       pytest.param(3, marks=pytest.mark.slow)])
 def test_deterministic_and_jit_matches_eager(input_dim):
     W, (ref, cmp) = _weights(input_dim), _stimuli(input_dim)
     noise = _draws(jax.random.PRNGKey(8), input_dim)
@@ -161,7 +165,8 @@ def test_shared_draws_broadcast_over_trial_axes():
     np.testing.assert_allclose(p, _ours(W, ref, cmp, tiled), rtol=1e-6)
 
 
-@pytest.mark.parametrize("input_dim", [1, 2, 3])
+@pytest.mark.parametrize("input_dim", [1, pytest.param(2, marks=pytest.mark.slow),
+                                       pytest.param(3, marks=pytest.mark.slow)])
 def test_gradient_is_finite_and_matches_finite_differences(input_dim):
     W, (ref, cmp) = _weights(input_dim), _stimuli(input_dim)
     noise = _draws(jax.random.PRNGKey(11), input_dim)

@@ -35,7 +35,7 @@ def quadrature(args, bandwidth, nodes):
         *a, quadrature_rule(*nodes), diag_term=EPS, bandwidth=bandwidth, clip=0.0))(*args))
 
 
-@pytest.mark.parametrize("bandwidth", [1e-2, 0.1])
+@pytest.mark.parametrize("bandwidth", [1e-2, pytest.param(0.1, marks=pytest.mark.slow)])
 def test_fine_rule_equals_a_large_monte_carlo_reference(bandwidth):
     args = trials()
     truth = monte_carlo(args, bandwidth)
@@ -55,6 +55,7 @@ def test_default_rule_beats_plain_monte_carlo_with_2000_samples():
     assert rms_quadrature < 0.5 * rms_mc
 
 
+@pytest.mark.slow
 def test_identical_stimuli_give_chance_and_the_gradient_is_finite():
     U_r, _, ref, _ = trials(n=5)
     p = quadrature_p_correct(U_r, U_r, ref, ref, quadrature_rule(), diag_term=EPS,

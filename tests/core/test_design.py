@@ -1,4 +1,4 @@
-"""Trial placement: psyphy's Grid/Sobol classes and the simulation helpers."""
+"""Simulation designs: reference points and comparisons along random directions."""
 
 import jax
 import numpy as np
@@ -7,94 +7,9 @@ from scipy import stats
 from scipy.stats import qmc
 
 from psyphy_numpyro.core.design import comparisons_along_directions, reference_points
-from psyphy_numpyro.data.dataset import ResponseData, TrialBatch
-from psyphy_numpyro.trial_placement.grid import GridPlacement
-from psyphy_numpyro.trial_placement.sobol import SobolPlacement
-
-# --- GridPlacement ------------------------------------------------------------
-
-
-def _grid(n=5):
-    return [([0.0, 0.0], [0.1 * i, 0.0]) for i in range(n)]
-
-
-def test_grid_placement_walks_the_grid_in_batches():
-    grid = GridPlacement(_grid())
-    first = grid.propose(None, 2)
-    assert isinstance(first, TrialBatch) and len(first) == 2
-    np.testing.assert_array_equal(first.to_numpy()[:, 1, 0], [0.0, 0.1])
-    assert grid.remaining == 3
-    assert len(grid.propose(posterior=object(), batch_size=2)) == 2
-    last = grid.propose(batch_size=2)  # the end of the grid: a shorter batch
-    assert len(last) == 1 and grid.remaining == 0
-    assert len(grid.propose(None, 3)) == 0
-    data = ResponseData()
-    data.add_batch([1], last)
-    assert data.stim_shape == (2, 2)
-
-
-def test_grid_placement_checks_its_arguments():
-    with pytest.raises(ValueError, match="empty"):
-        GridPlacement([])
-    with pytest.raises(ValueError, match="same shape"):
-        GridPlacement([([0.0], [0.1]), ([0.0, 0.0], [0.1, 0.0])])
-    with pytest.raises(TypeError, match="batch_size"):
-        GridPlacement(_grid()).propose(None)
-    with pytest.raises(ValueError, match="batch_size"):
-        GridPlacement(_grid()).propose(None, 0)
-
-
-def test_grid_placement_matches_psyphy():
-    placement = pytest.importorskip("psyphy.trial_placement")
-    ours, theirs = GridPlacement(_grid()), placement.GridPlacement(_grid())
-    for size in (2, 2, 2):
-        np.testing.assert_array_equal(ours.propose(None, size).to_numpy(),
-                                      np.asarray(theirs.propose(None, size).stimuli,
-                                                 dtype=float).reshape(-1, 2, 2))
-
-
-# --- SobolPlacement -------------------------------------------------------------
-
-BOUNDS = [(-0.5, 0.5), (0.0, 1.0)]
-
-
-def test_sobol_placement_matches_psyphy_and_stays_in_bounds():
-    placement = pytest.importorskip("psyphy.trial_placement")
-    ours = SobolPlacement(2, BOUNDS, seed=3).propose(None, 16).to_numpy()
-    theirs = placement.SobolPlacement(2, BOUNDS, seed=3).propose(None, 16).stimuli
-    np.testing.assert_array_equal(ours, np.asarray(theirs, dtype=float))
-    assert np.all(ours[:, 0] == 0.0)
-    low, high = np.array(BOUNDS).T
-    assert np.all((ours[:, 1] >= low) & (ours[:, 1] < high))
-
-
-def test_sobol_placement_is_one_reproducible_sequence():
-    one = SobolPlacement(2, BOUNDS, seed=1)
-    halves = np.concatenate([one.propose(None, 8).to_numpy(),
-                             one.propose(None, 8).to_numpy()])
-    whole = SobolPlacement(2, BOUNDS, seed=1).propose(None, 16).to_numpy()
-    np.testing.assert_array_equal(halves, whole)
-    other = SobolPlacement(2, BOUNDS, seed=2).propose(None, 16).to_numpy()
-    assert not np.array_equal(other, whole)
-
-
-def test_sobol_placement_reference_and_checks():
-    batch = SobolPlacement(1, [(0.0, 1.0)], reference=[0.25]).propose(None, 4)
-    assert batch.to_numpy().shape == (4, 2, 1)
-    assert np.all(batch.to_numpy()[:, 0, 0] == 0.25)
-    with pytest.warns(UserWarning, match="balance properties"):
-        SobolPlacement(2, BOUNDS).propose(None, 5)
-    with pytest.raises(ValueError, match="low < high"):
-        SobolPlacement(2, [(0.0, 1.0)])
-    with pytest.raises(ValueError, match="low < high"):
-        SobolPlacement(1, [(1.0, 0.0)])
-    with pytest.raises(ValueError, match="reference"):
-        SobolPlacement(2, BOUNDS, reference=[0.0])
 
 
 # --- reference_points -----------------------------------------------------------
-
-
 @pytest.mark.parametrize("method,n,d", [("sobol", 64, 2), ("sobol", 25, 3),
                                         ("grid", 25, 2), ("grid", 27, 3),
                                         ("grid", 7, 1)])
@@ -139,8 +54,6 @@ def test_grid_references_are_cell_centres():
 
 
 # --- comparisons_along_directions ------------------------------------------------
-
-
 def _directions(ref, cmp):
     delta = cmp - ref
     dist = np.linalg.norm(delta, axis=1)

@@ -1,4 +1,8 @@
-"""MAP by SVI + AutoDelta against the seed's from-scratch loop in plain JAX + optax."""
+"""MAPOptimizer against the seed's from-scratch loop in plain JAX + optax.
+
+Also against scipy's optimum of the same posterior, psyphy 0.0.5's clipped loop,
+and a simulated full field (slow).
+"""
 
 import jax
 import jax.numpy as jnp
@@ -98,19 +102,6 @@ def test_map_on_seed_example_is_the_posterior_mode(mvp_model, seed_data):
     np.testing.assert_allclose(losses[-1], neg_log_post(mode), rtol=1e-5)
 
 
-def test_fit_map_accepts_any_optax_transformation(mvp_model, seed_data):
-    trials = mvp_model.trials(seed_data)
-    init = mvp_model.init_params(jax.random.PRNGKey(1))
-    result = pn.fit_map(jax.random.PRNGKey(0), mvp_model.numpyro_model,
-                        trials.ref, trials.probe, trials.responses, num_steps=300,
-                        optimizer=optax.adam(5e-2), init_params=init, progress_bar=False)
-    # At the optimum the gradient of the log posterior vanishes.
-    grad = jax.jit(jax.grad(lambda p: mvp_model.log_posterior_from_data(p, trials)))(
-        result.params)
-    assert np.all(np.abs(grad["log_diag"]) < 0.5)
-    assert result.losses.shape == (300,) and result.num_steps_run == 300
-
-
 def test_seed_argument_draws_the_start_from_the_prior(mvp_model, seed_data):
     opt = pn.MAPOptimizer(steps=1, learning_rate=1e-12, momentum=0.0,
                           show_progress=False)
@@ -118,24 +109,6 @@ def test_seed_argument_draws_the_start_from_the_prior(mvp_model, seed_data):
     init_key, _ = jax.random.split(jax.random.PRNGKey(7))
     np.testing.assert_allclose(post.params["log_diag"],
                                mvp_model.init_params(init_key)["log_diag"], atol=1e-6)
-
-
-def test_non_finite_loss_stops_and_keeps_last_finite_params(mvp_model, seed_data):
-    opt = pn.MAPOptimizer(steps=200, learning_rate=1e6, momentum=0.9,
-                          show_progress=False)
-    init = mvp_model.init_params(jax.random.PRNGKey(42))
-    with pytest.warns(RuntimeWarning, match="non-finite"):
-        post = opt.fit(mvp_model, seed_data, init_params=init)
-    steps, losses = opt.get_history()
-    assert len(steps) < 200 and np.all(np.isfinite(losses[:-1]))
-    assert np.all(np.isfinite(post.params["log_diag"]))
-
-
-def test_map_posterior_sample_repeats_the_point(mvp_model):
-    post = pn.MAPPosterior({"log_diag": jnp.array([0.1, -0.2])}, mvp_model)
-    draws = post.sample(5)
-    assert draws["log_diag"].shape == (5, 2)
-    np.testing.assert_allclose(draws["log_diag"][3], [0.1, -0.2], rtol=1e-7)
 
 
 @pytest.mark.parametrize(
@@ -172,20 +145,6 @@ def test_mean_reduction_at_lr_follows_sum_at_lr_over_n(mvp_model, seed_data):
         pn.MAPOptimizer(reduction="median")
 
 
-@pytest.mark.parametrize(
-    "init, match",
-    [({"logdiag": np.zeros(2)}, "init_params"), ({"log_diag": np.zeros(3)}, "shape"),
-     ({"log_diag": np.array([np.nan, 0.0])}, "NaN")],
-)
-def test_bad_init_params_are_named(mvp_model, seed_data, init, match):
-    with pytest.raises(ValueError, match=match):
-        pn.MAPOptimizer(steps=5, show_progress=False).fit(mvp_model, seed_data,
-                                                          init_params=init)
-    with pytest.raises(ValueError, match=match):
-        pn.NUTSSampler(num_warmup=5, num_samples=5, progress_bar=False).fit(
-            mvp_model, seed_data, init_params=init)
-
-
 def test_max_grad_norm_clips_like_a_plain_optax_loop_and_counts(seed_data, seed_truth):
     model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2, scale=0.5), task=pn.OddityTask())
     stimuli, y = seed_data.stimuli, seed_data.responses[:, 0]
@@ -214,31 +173,6 @@ def test_max_grad_norm_clips_like_a_plain_optax_loop_and_counts(seed_data, seed_
     assert post.trials is not None and post.trials.ref.shape == (n, 2)
 
 
-def test_fits_of_the_same_shapes_and_settings_do_not_recompile(mvp_model, seed_data):
-    from jax import monitoring
-
-    compiles = []
-
-    def listener(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(event)
-
-    monitoring.register_event_duration_secs_listener(listener)
-    try:
-        settings = dict(steps=50, learning_rate=1e-2, max_grad_norm=10.0,
-                        show_progress=False)
-        opt = pn.MAPOptimizer(**settings)
-        first = opt.fit(mvp_model, seed_data, seed=0)
-        after_first = len(compiles)
-        second = opt.fit(mvp_model, seed_data, seed=1)  # new start, same shapes
-        pn.MAPOptimizer(**settings).fit(mvp_model, seed_data)  # an equal optimizer
-    finally:
-        monitoring.unregister_event_duration_listener(listener)
-    assert after_first > 0  # the listener sees compilations
-    assert len(compiles) == after_first
-    assert not np.allclose(first.losses[0], second.losses[0])  # really a new fit
-
-
 def test_clipping_most_steps_warns(mvp_model, seed_data):
     opt = pn.MAPOptimizer(steps=20, learning_rate=1e-3, max_grad_norm=1e-6,
                           show_progress=False)
@@ -246,3 +180,61 @@ def test_clipping_most_steps_warns(mvp_model, seed_data):
         opt.fit(mvp_model, seed_data)
     assert opt.n_clipped_steps == 20 and opt.clip_rate == 1.0
     assert pn.MAPOptimizer(show_progress=False).clip_rate is None
+
+
+@pytest.mark.slow
+def test_map_recovers_a_simulated_field_far_better_than_a_prior_draw():
+    """2,000 trials around 16 Sobol references; metric: mean relative Frobenius
+    error of Sigma(x) at the references (measured: MAP 0.65; five prior draws
+    0.82 to 1.99, mean 1.38), and mean relative error of the threshold
+    distance over 24 directions (MAP 0.36 against 1.04 for a prior draw)."""
+    import optax
+
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=4),
+                    pn.OddityTask(config=pn.OddityTaskConfig(num_samples=32)))
+    truth = model.init_params(jax.random.PRNGKey(1))
+    refs = pn.reference_points(16, 2, method="sobol", seed=0) * 0.8
+    ref, cmp = pn.comparisons_along_directions(jax.random.PRNGKey(2), refs, 125,
+                                               min_distance=0.0, max_distance=0.15)
+    y = pn.simulate_responses(jax.random.PRNGKey(3), model, truth, ref, cmp)
+    data = pn.TrialData(np.stack([ref, cmp], 1), y)
+    sgd = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(1e-3, momentum=0.9))
+    fit = pn.MAPOptimizer(steps=400, optimizer=sgd, show_progress=False).fit(
+        model, data, seed=0)
+
+    xs = refs
+    true_field = model.local_covariance(truth, xs)
+
+    def error(params):
+        field = model.local_covariance(params, xs)
+        rel = jnp.linalg.norm(field - true_field, axis=(1, 2)) / jnp.linalg.norm(
+            true_field, axis=(1, 2))
+        return float(jnp.mean(rel))
+
+    prior_errors = [error(model.init_params(k))
+                    for k in jax.random.split(jax.random.PRNGKey(9), 5)]
+    assert error(fit.params) < 0.6 * np.mean(prior_errors)
+    assert error(fit.params) < min(prior_errors)
+
+    # the threshold contours at the references (criterion 2/3, 24 directions)
+    true_c = pn.threshold_contour(model, truth, ref=refs, num_angles=24)
+
+    def threshold_error(params):
+        c = pn.threshold_contour(model, params, ref=refs, num_angles=24)
+        ok = np.asarray(c.reached) & np.asarray(true_c.reached)
+        t, e = np.asarray(true_c.radii)[ok], np.asarray(c.radii)[ok]
+        return float(np.mean(np.abs(e - t) / t))
+
+    prior_threshold = threshold_error(model.init_params(jax.random.PRNGKey(0)))
+    assert threshold_error(fit.params) < 0.5 * prior_threshold
+
+
+def test_a_full_wppm_start_at_w_zero_is_refused():
+    model = pn.WPPM(pn.Prior(2, basis_degree=1))
+    data = (np.zeros((4, 2)), np.full((4, 2), 0.1), np.ones(4, int))
+    zero = {"W": np.zeros(model.prior.shape, np.float32)}
+    with pytest.raises(ValueError, match="all zeros, a stationary point"):
+        pn.MAPOptimizer(steps=3, show_progress=False).fit(model, data, init_params=zero)
+    with pytest.raises(ValueError, match="all zeros"):
+        pn.fit_map(jax.random.PRNGKey(0), model.numpyro_model, *model.trials(data),
+                   num_steps=3, init_params=zero, progress_bar=False)

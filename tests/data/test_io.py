@@ -14,10 +14,6 @@ AWKWARD = np.array([0.1 + 0.2, 1e-300, -1e-300, 5e-324, -0.0, 1 / 3, -2 / 3,
                     0.1, 123456789.123456789, 2.0**-1074 * 3])
 
 
-def _bits(a):
-    return np.asarray(a, dtype=np.float64).view(np.uint64)
-
-
 def _random_trials(seed, n, k, d):
     rng = np.random.default_rng(seed)
     stimuli = np.where(rng.random((n, k, d)) < 0.5,
@@ -28,7 +24,7 @@ def _random_trials(seed, n, k, d):
 
 @pytest.mark.parametrize("k", [2, 3])
 @pytest.mark.parametrize("d", [1, 2, 3])
-def test_round_trip_is_bit_exact(tmp_path, d, k):
+def test_round_trip_is_bit_exact(tmp_path, d, k, float_bits):
     stimuli, y = _random_trials(10 * d + k, 50, k, d)
     path = tmp_path / "trials.csv"
     save_responses_csv(ResponseData.from_arrays(stimuli, y), path)
@@ -36,7 +32,7 @@ def test_round_trip_is_bit_exact(tmp_path, d, k):
     assert isinstance(loaded, ResponseData) and loaded.stim_shape == (k, d)
     got_stimuli, got_y = loaded.to_numpy()
     assert got_stimuli.dtype == np.float64
-    np.testing.assert_array_equal(_bits(got_stimuli), _bits(stimuli))
+    np.testing.assert_array_equal(float_bits(got_stimuli), float_bits(stimuli))
     np.testing.assert_array_equal(got_y, y)
     # and a second trip writes the very same text
     again = tmp_path / "again.csv"
@@ -74,7 +70,7 @@ def test_header_only_file_is_an_empty_log_with_its_shape(tmp_path):
     assert (tmp_path / "again.csv").read_text() == path.read_text()
 
 
-def test_files_written_by_psyphy_read_back_exactly(tmp_path):
+def test_files_written_by_psyphy_read_back_exactly(tmp_path, float_bits):
     psyphy_io = pytest.importorskip("psyphy.data.io")
     psyphy_data = pytest.importorskip("psyphy.data")
     stimuli, y = _random_trials(5, 40, 2, 2)
@@ -85,7 +81,7 @@ def test_files_written_by_psyphy_read_back_exactly(tmp_path):
     psyphy_io.save_responses_csv(theirs, path)
     assert path.read_text().startswith("stimulus 0,stimulus 1,response")
     loaded = load_responses_csv(path)
-    np.testing.assert_array_equal(_bits(loaded.to_numpy()[0]), _bits(stimuli))
+    np.testing.assert_array_equal(float_bits(loaded.to_numpy()[0]), float_bits(stimuli))
     np.testing.assert_array_equal(loaded.to_numpy()[1], y)
 
     # psyphy's TrialData (float32 under JAX's defaults) and K = 3, d = 1
@@ -96,12 +92,12 @@ def test_files_written_by_psyphy_read_back_exactly(tmp_path):
     td = psyphy_data.TrialData(stimuli=jnp.asarray(s3), responses=jnp.asarray(y3))
     psyphy_io.save_responses_csv(td, path)
     loaded = load_responses_csv(path)
-    np.testing.assert_array_equal(_bits(loaded.to_numpy()[0]),
-                                  _bits(np.asarray(td.stimuli, dtype=np.float64)))
+    np.testing.assert_array_equal(float_bits(loaded.to_numpy()[0]),
+                                  float_bits(np.asarray(td.stimuli, dtype=np.float64)))
     np.testing.assert_array_equal(loaded.to_numpy()[1], y3)
 
 
-def test_the_layout_psyphys_reader_expects_is_read_alike(tmp_path):
+def test_the_layout_psyphys_reader_expects_is_read_alike(tmp_path, float_bits):
     psyphy_io = pytest.importorskip("psyphy.data.io")
     rng = np.random.default_rng(7)  # float32-sized values: psyphy's reader casts
     stimuli, y = rng.uniform(-1, 1, (20, 2, 2)) / 3, rng.integers(0, 2, 20)
@@ -113,7 +109,7 @@ def test_the_layout_psyphys_reader_expects_is_read_alike(tmp_path):
             writer.writerow([int(r), str(s[1].tolist()), str(s[0].tolist())])
     ours = load_responses_csv(path)
     theirs = psyphy_io.load_responses_csv(path)
-    np.testing.assert_array_equal(_bits(ours.to_numpy()[0]), _bits(stimuli))
+    np.testing.assert_array_equal(float_bits(ours.to_numpy()[0]), float_bits(stimuli))
     np.testing.assert_allclose(ours.to_numpy()[0], np.asarray(theirs.stimuli),
                                rtol=1e-7)  # psyphy's reader returns float32
     np.testing.assert_array_equal(ours.to_numpy()[1],
@@ -184,3 +180,34 @@ def test_saving_refuses_what_it_cannot_write_faithfully(tmp_path):
     with pytest.raises(ValueError, match="nothing to save"):
         save_responses_csv(ResponseData(), path)
     assert not path.exists()
+
+
+def test_a_truncated_log_is_refused_not_loaded_short(tmp_path):
+    path = tmp_path / "log.csv"
+    X = np.random.default_rng(0).uniform(-1, 1, (150, 2, 2))
+    save_responses_csv(ResponseData.from_arrays(X, np.ones(150, int)), path)
+    text = path.read_text()
+    for cut in (len(text) - 1, len(text) // 2, len(text) // 3):
+        path.write_text(text[:cut])
+        with pytest.raises(ValueError, match="cut short"):
+            load_responses_csv(path)
+
+
+def test_replacing_a_log_with_its_first_trials_warns(tmp_path):
+    path = tmp_path / "log.csv"
+    X = np.random.default_rng(0).uniform(-1, 1, (150, 2, 2))
+    y = np.ones(150, int)
+    save_responses_csv(ResponseData.from_arrays(X, y), path)
+    with pytest.warns(UserWarning, match="a log of 150 trials, with its first 3"):
+        save_responses_csv(ResponseData.from_arrays(X[:3], y[:3]), path)
+    assert len(load_responses_csv(path)) == 3
+    other = np.random.default_rng(1).uniform(-1, 1, (3, 2, 2))
+    save_responses_csv(ResponseData.from_arrays(X, y), path)
+    save_responses_csv(ResponseData.from_arrays(other, y[:3]), path)  # not a subset: quiet
+
+
+def test_the_leftover_of_a_killed_write_is_refused(tmp_path):
+    path = tmp_path / ".log.csv.4242.partial"
+    path.write_text("ref_0,ref_1,probe_0,probe_1,response\n")
+    with pytest.raises(ValueError, match="did not finish"):
+        load_responses_csv(path)

@@ -30,7 +30,7 @@ def field(input_dim, n, seed=0):
     return wishart_sqrt(W, ref, 3), wishart_sqrt(W, cmp, 3), jnp.asarray(ref), jnp.asarray(cmp)
 
 
-@pytest.mark.parametrize("input_dim", [1, 2, 3])
+@pytest.mark.parametrize("input_dim", [1, 2, pytest.param(3, marks=pytest.mark.slow)])
 def test_same_p_correct_as_psyphys_layout_within_monte_carlo_error(input_dim):
     U_r, U_c, ref, cmp = field(input_dim, 40)
     S = 100_000
@@ -97,7 +97,8 @@ def test_rotations_make_each_trials_draws_independent():
     assert 0.8 * expected_sd < rotated.std() < 1.2 * expected_sd
 
 
-@pytest.mark.parametrize("chunk", [256, 7])  # 7: sets gathered across chunk edges
+@pytest.mark.parametrize(  # 7: sets gathered across chunk edges
+    "chunk", [256, pytest.param(7, marks=pytest.mark.slow)])
 def test_trials_estimates_are_nearly_independent_across_trials(chunk):
     # The rotations keep each point's norm, so trials that share a point set
     # share its radii's sampling error; with a pool of sets the mean over many

@@ -1,8 +1,7 @@
-"""Figures render on the Agg backend with the expected artists."""
+"""Ellipse figures (plot_ellipse_field, plot_ellipses) with the expected artists."""
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -10,14 +9,6 @@ import pytest
 import psyphy_numpyro as pn
 from psyphy_numpyro.viz.ellipses import plot_ellipse_field, plot_ellipses
 from psyphy_numpyro.viz.geometry import auto_scale, ellipse_segments
-
-matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")
@@ -64,87 +55,9 @@ def test_ellipse_field_of_the_mvp(mvp_model, seed_truth):
         0.5 * 2 * pn.threshold_contour(mvp_model, seed_truth).radii[0], rtol=1e-3)
 
 
-def test_plot_thresholds_legend_loc(mvp_model, seed_truth, seed_data):
-    trials = mvp_model.trials(seed_data)
-    c = pn.threshold_contour(mvp_model, seed_truth, num_angles=32)
-    ax = pn.plot_thresholds(trials, {"true": c}, legend_loc="lower left")
-    assert ax.get_legend()._loc == 3  # matplotlib's code for "lower left"
-    ax = pn.plot_thresholds(trials, {"true": c})
-    assert ax.get_legend()._loc == 1
-
-
-def test_learning_curve_renders():
-    ax = pn.plot_learning_curve(np.arange(5), np.linspace(3.0, 1.0, 5))
-    assert len(ax.lines) == 1
-
-
 # -- psyphy 0.0.5's ellipse drawing -------------------------------------------------
-def _random_field(n, seed=0):
-    rng = np.random.default_rng(seed)
-    A = rng.normal(0.0, 0.1, (n, 2, 2))
-    covs = A @ np.swapaxes(A, 1, 2) + 1e-3 * np.eye(2)
-    return rng.uniform(-1, 1, (n, 2)), covs
-
-
-@pytest.mark.parametrize("scale", [1.0, 2.5])
-def test_ellipse_segments_lie_on_the_scaled_ellipse(scale):
-    centers, covs = _random_field(6)
-    segs, valid = ellipse_segments(centers, covs, scale=scale, n_points=50)
-    assert valid.all() and len(segs) == 6
-    for c, cov, seg in zip(centers, covs, segs):
-        assert seg.shape == (50, 2)
-        delta = seg - c
-        quad = np.einsum("ni,ij,nj->n", delta, np.linalg.inv(cov), delta)
-        np.testing.assert_allclose(quad, scale**2, rtol=1e-9)
-        np.testing.assert_allclose(seg[0], seg[-1], atol=1e-12)  # closed
-        # the vertices go once round: the polygon's area is pi s^2 sqrt(det)
-        x, y = delta.T
-        area = 0.5 * abs(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))
-        want = np.pi * scale**2 * np.sqrt(np.linalg.det(cov))
-        np.testing.assert_allclose(area, want, rtol=3e-3)
-
-
-def test_ellipse_segments_skip_and_report_non_positive_definite():
-    covs = np.stack([np.eye(2), np.diag([-1.0, 1.0]), np.full((2, 2), np.nan),
-                     0.04 * np.eye(2)])
-    segs, valid = ellipse_segments(np.zeros((4, 2)), covs)
-    np.testing.assert_array_equal(valid, [True, False, False, True])
-    assert len(segs) == 2
-    np.testing.assert_allclose(np.linalg.norm(segs[1], axis=1), 0.2, rtol=1e-12)
-
-
-def test_ellipse_segments_reject_bad_shapes():
-    with pytest.raises(NotImplementedError, match="ellipsoid"):
-        ellipse_segments(np.zeros((1, 2)), np.eye(3)[None])
-    with pytest.raises(ValueError, match="same length"):
-        ellipse_segments(np.zeros((3, 2)), np.eye(2)[None])
-    with pytest.raises(ValueError, match="symmetric"):
-        ellipse_segments(np.zeros((1, 2)), np.array([[[1.0, 0.5], [0.0, 1.0]]]))
-    with pytest.raises(ValueError, match="centers"):
-        ellipse_segments(np.zeros((1, 3)), np.eye(2)[None])
-    with pytest.raises(ValueError, match="scale"):
-        ellipse_segments(np.zeros((1, 2)), np.eye(2)[None], scale=0.0)
-
-
-def test_auto_scale_by_hand_and_against_psyphy():
-    centers, covs = _random_field(30, seed=1)
-    dist = np.linalg.norm(centers[:, None] - centers[None], axis=-1)
-    np.fill_diagonal(dist, np.inf)
-    radius = np.median(np.sqrt(np.linalg.eigvalsh(covs).mean(-1)))
-    want = 0.3 * np.median(dist.min(1)) / radius
-    np.testing.assert_allclose(auto_scale(centers, covs, fraction=0.3), want,
-                               rtol=1e-12)
-    geometry = pytest.importorskip("psyphy.viz.geometry")
-    np.testing.assert_allclose(auto_scale(centers, covs),
-                               geometry.auto_scale(centers, covs), rtol=1e-12)
-    with pytest.raises(ValueError, match="at least 2 centers"):
-        auto_scale(np.zeros((1, 2)), np.eye(2)[None])
-    with pytest.raises(ValueError, match="coincide"):
-        auto_scale(np.zeros((3, 2)), np.tile(np.eye(2), (3, 1, 1)))
-
-
-def test_plot_ellipses_draws_the_segments_at_one_shared_scale():
-    centers, covs = _random_field(9, seed=2)
+def test_plot_ellipses_draws_the_segments_at_one_shared_scale(random_covariance_field):
+    centers, covs = random_covariance_field(9, seed=2)
     ax, s = plot_ellipses(centers, [covs, 4.0 * covs], scale="auto", labels=["a", "b"],
                           colors=["k", (0.8, 0.1, 0.1)], linestyles=["--", "-"],
                           return_scale=True, n_points=40)
@@ -159,8 +72,8 @@ def test_plot_ellipses_draws_the_segments_at_one_shared_scale():
     assert s1 == 1.0
 
 
-def test_plot_ellipses_stacks_colors_and_non_pd():
-    centers, covs = _random_field(5, seed=3)
+def test_plot_ellipses_stacks_colors_and_non_pd(random_covariance_field):
+    centers, covs = random_covariance_field(5, seed=3)
     ax = plot_ellipses(centers, np.stack([covs] * 4), alpha=0.2)  # posterior draws
     assert len(ax.collections) == 4
     rgb = np.linspace(0, 1, 15).reshape(5, 3)
@@ -182,13 +95,13 @@ def test_plot_ellipses_stacks_colors_and_non_pd():
     ("big", ValueError, "'auto'"),
     (-1.0, ValueError, "scale"),
 ])
-def test_plot_ellipses_refuses_bad_scales(scale, error, match):
-    centers, covs = _random_field(3)
+def test_plot_ellipses_refuses_bad_scales(scale, error, match, random_covariance_field):
+    centers, covs = random_covariance_field(3)
     with pytest.raises(error, match=match):
         plot_ellipses(centers, [covs, covs], scale=scale)
 
 
-def test_plot_ellipses_names_the_accepted_cov_shapes():
-    centers, _ = _random_field(3)
+def test_plot_ellipses_names_the_accepted_cov_shapes(random_covariance_field):
+    centers, _ = random_covariance_field(3)
     with pytest.raises(ValueError, match=r"n_points, 2, 2"):
         plot_ellipses(centers, np.zeros((3, 2)))
