@@ -51,12 +51,12 @@ def _sync_folder(folder: str) -> None:
             os.close(fd)
 
 
-def atomic_path(path: str | os.PathLike, write: Callable[[str], Any]) -> str:
-    """Call ``write(temporary_path)``, then move the finished file to ``path``."""
-    path = os.fspath(path)
+@contextlib.contextmanager
+def _replacing(path: str) -> Iterator[str]:
+    """Yield a temporary path; once the block finishes, fsync it and rename it to ``path``."""
     tmp = _temporary(path)
     try:
-        write(tmp)
+        yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -64,21 +64,18 @@ def atomic_path(path: str | os.PathLike, write: Callable[[str], Any]) -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
     _sync_folder(os.path.dirname(os.path.abspath(path)))
+
+
+def atomic_path(path: str | os.PathLike, write: Callable[[str], Any]) -> str:
+    """Call ``write(temporary_path)``, then move the finished file to ``path``."""
+    path = os.fspath(path)
+    with _replacing(path) as tmp:
+        write(tmp)
     return path
 
 
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, **open_kwargs: Any) -> Iterator[IO]:
     """``open(path, "w", ...)`` that replaces ``path`` only once the block finishes."""
-    path = os.fspath(path)
-    tmp = _temporary(path)
-    try:
-        with open(tmp, "w", **open_kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    _sync_folder(os.path.dirname(os.path.abspath(path)))
+    with _replacing(os.fspath(path)) as tmp, open(tmp, "w", **open_kwargs) as f:
+        yield f
