@@ -23,10 +23,7 @@ For the full WPPM individual entries of ``W`` are not identified (rotating
 ``W`` in its embedding leaves the field unchanged); these readouts are, so
 they are what to compare across posteriors and against a simulated truth.
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations

@@ -10,10 +10,7 @@ with the 1-D and 3-D cases built the same way. Inputs are expected in the
 Chebyshev domain :math:`[-1, 1]` per dimension; these functions do not rescale
 or check them (checking belongs before tracing, in the model layer).
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations

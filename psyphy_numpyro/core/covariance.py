@@ -16,10 +16,7 @@ rectangular square root built on the Chebyshev basis of :mod:`.basis`,
 with ``W`` in psyphy 0.0.5's layout ``(degree + 1,) * input_dim +
 (input_dim, embedding_dim)``.
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations

@@ -68,15 +68,7 @@ def arviz_sample_stats(extra_fields: Mapping) -> dict:
     return out
 
 
-def to_inference_data(
-    mcmc: MCMC,
-    model: Any,
-    trials: Trials,
-    *,
-    posterior_predictive: bool = True,
-    rng_key: jax.Array | None = None,
-    model_kwargs: dict | None = None,
-):
+def to_inference_data(mcmc: MCMC, model: Any, trials: Trials, **options: Any):
     """Convert a finished NumPyro ``MCMC`` run of a WPPM to ArviZ.
 
     The run's draws of the prior's site and its extra fields (under ArviZ's
@@ -88,8 +80,9 @@ def to_inference_data(
     mcmc
         The run (its model must be ``model.numpyro_model`` on ``trials``, or
         the gauge-fixed model of the same density).
-    model, trials, posterior_predictive, rng_key, model_kwargs
-        As in :func:`draws_to_inference_data`.
+    model, trials, **options
+        As in :func:`draws_to_inference_data` (``posterior_predictive``,
+        ``rng_key``, ``model_kwargs``, ``attrs``).
 
     Returns
     -------
@@ -100,10 +93,7 @@ def to_inference_data(
     site = model.prior.site
     draws = {site: mcmc.get_samples(group_by_chain=True)[site]}
     stats = arviz_sample_stats(mcmc.get_extra_fields(group_by_chain=True))
-    return draws_to_inference_data(
-        draws, model, trials, posterior_predictive=posterior_predictive,
-        rng_key=rng_key, model_kwargs=model_kwargs, sample_stats=stats,
-    )
+    return draws_to_inference_data(draws, model, trials, sample_stats=stats, **options)
 
 
 def draws_to_inference_data(

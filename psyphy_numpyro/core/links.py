@@ -16,10 +16,7 @@ We return log-odds rather than probabilities, computed so that neither
 :math:`\log p` nor :math:`\log(1-p)` rounds to :math:`-\infty` when
 :math:`\tanh` saturates: :math:`1 - \tanh z = 2\,\sigma(-2z)`.
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations

@@ -15,10 +15,7 @@ inference runs on it: ``Predictive``, ``SVI`` with any guide, ``MCMC``.
   NUTS needs) and otherwise from ``numpyro.prng_key()`` (fresh draws each
   SVI step).
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations

@@ -18,10 +18,7 @@ Like psyphy, :meth:`Prior.log_prob` leaves out the Gaussian normalising
 constant; :attr:`Prior.log_normalizer` holds it, so that ``Prior.log_prob(p)
 - Prior.log_normalizer`` is the NumPyro log density.
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations

@@ -23,10 +23,7 @@ The contour of the full WPPM is not exactly an ellipse where :math:`\Sigma(x)`
 changes over the threshold distance; :func:`fit_ellipse` fits the threshold
 covariance by least squares and reports its worst miss against the contour.
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.infer.inputs import fixed_density_kwargs
+from psyphy_numpyro.core.keys import FitKeys, fit_keys
+
 __all__ = ["InferenceEngine", "start_params"]
 
 
@@ -23,3 +27,22 @@ class InferenceEngine(ABC):
     @abstractmethod
     def fit(self, model: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
         """Fit ``model`` to ``data`` and return a posterior."""
+
+    def _keep_run_settings(self, *, seed: Any, progress_bar: Any,
+                           num_chains: Any = None, num_warmup: Any = None) -> None:
+        """Check and keep the settings the samplers share (seed, bar, chains, warm-up)."""
+        self.seed = check.seed("seed", seed)
+        self.progress_bar = bool(progress_bar)
+        if num_chains is not None:
+            self.num_chains = check.positive_int("num_chains", num_chains)
+        if num_warmup is not None:
+            self.num_warmup = check.positive_int("num_warmup", num_warmup, minimum=0)
+
+    def _fit_inputs(self, model: Any, data: Any, init_params: Any
+                    ) -> tuple[Any, Any, dict | None, FitKeys, dict]:
+        """A fit's checked model, trials, start, keys (from ``self.seed``) and the
+        model keywords of its deterministic density (fixed Monte Carlo draws)."""
+        model = check.wppm(model)
+        trials = model.trials(data)
+        return (model, trials, start_params(model, init_params), fit_keys(self.seed),
+                fixed_density_kwargs(model, trials, self.seed))

@@ -8,10 +8,8 @@ from typing import Any
 import numpyro
 
 from psyphy_numpyro.core import checks as check
-from psyphy_numpyro.core.infer.inputs import fixed_density_kwargs
 from psyphy_numpyro.core.infer.mala import run_mala
-from psyphy_numpyro.core.keys import fit_keys
-from psyphy_numpyro.inference.base import InferenceEngine, start_params
+from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.inference.nuts import NUTSSampler
 from psyphy_numpyro.posterior.langevin import LangevinPosterior
 from psyphy_numpyro.posterior.posterior import MAPPosterior as MAPPosterior  # as psyphy
@@ -38,13 +36,9 @@ class LangevinSampler(InferenceEngine):
         (0, the default, keeps ``step_size`` as given, as psyphy's signature
         implies; psyphy's default ``step_size=1e-3`` mixes slowly, so set
         ``num_warmup`` or a larger ``step_size``).
-    num_chains
-        Number of chains.
-    seed
-        Seed of the chains; for the full WPPM also of the fixed Monte Carlo
-        draws (the same as :class:`~psyphy_numpyro.NUTSSampler`'s).
-    progress_bar
-        Show NumPyro's progress bar.
+    num_chains, seed, progress_bar
+        As in :class:`~psyphy_numpyro.NUTSSampler` (the same seed gives the
+        full WPPM's Monte Carlo rule the same fixed draws).
 
     Examples
     --------
@@ -65,10 +59,8 @@ class LangevinSampler(InferenceEngine):
         self.steps = check.positive_int("steps", steps)
         self.step_size = check.positive("step_size", step_size)
         self.temperature = check.positive("temperature", temperature)
-        self.num_warmup = check.positive_int("num_warmup", num_warmup, minimum=0)
-        self.num_chains = check.positive_int("num_chains", num_chains)
-        self.seed = check.seed("seed", seed)
-        self.progress_bar = bool(progress_bar)
+        self._keep_run_settings(seed=seed, progress_bar=progress_bar,
+                                num_chains=num_chains, num_warmup=num_warmup)
 
     def fit(self, model: Any, data: Any, init_params: Any = None) -> LangevinPosterior:
         """Sample the (tempered) posterior of ``model`` given ``data``.
@@ -79,18 +71,15 @@ class LangevinSampler(InferenceEngine):
             Starting point: a parameter dict or any posterior with ``.params``
             (e.g. a MAP fit). Default: the prior median.
         """
-        model = check.wppm(model)
-        trials = model.trials(data)
-        init_params = start_params(model, init_params)
-        key_chains = fit_keys(self.seed).run
-        model_kwargs = fixed_density_kwargs(model, trials, self.seed)
+        model, trials, init_params, keys, model_kwargs = self._fit_inputs(
+            model, data, init_params)
         numpyro_model = model.numpyro_model
         if self.temperature != 1.0:
             numpyro_model = numpyro.handlers.scale(
                 numpyro_model, scale=1.0 / self.temperature
             )
         mcmc = run_mala(
-            key_chains,
+            keys.run,
             numpyro_model,
             *trials,  # ref, probe, responses
             num_samples=self.steps,

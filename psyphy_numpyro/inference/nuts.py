@@ -7,10 +7,8 @@ from typing import Any
 
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.gauge import gauge_fixed_model, principal_frame
-from psyphy_numpyro.core.infer.inputs import fixed_density_kwargs
 from psyphy_numpyro.core.infer.mcmc import gauge_fixed_starts, rotated_starts, run_nuts
-from psyphy_numpyro.core.keys import fit_keys
-from psyphy_numpyro.inference.base import InferenceEngine, start_params
+from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.posterior.mcmc import NUTSPosterior
 
 
@@ -52,15 +50,13 @@ class NUTSSampler(InferenceEngine):
         fix_rotations: bool = False,
     ) -> None:
         self.fix_rotations = bool(fix_rotations)
-        self.num_warmup = check.positive_int("num_warmup", num_warmup, minimum=0)
+        self._keep_run_settings(seed=seed, progress_bar=progress_bar,
+                                num_chains=num_chains, num_warmup=num_warmup)
         self.num_samples = check.positive_int("num_samples", num_samples)
-        self.num_chains = check.positive_int("num_chains", num_chains)
-        self.seed = check.seed("seed", seed)
         self.target_accept_prob = check.open_unit_interval(
             "target_accept_prob", target_accept_prob
         )
         self.dense_mass = bool(dense_mass)
-        self.progress_bar = bool(progress_bar)
 
     def fit(self, model: Any, data: Any, init_params: Any = None) -> NUTSPosterior:
         """Sample the posterior of ``model`` given ``data``.
@@ -76,9 +72,8 @@ class NUTSSampler(InferenceEngine):
             start at the fit and copies jittered by a tenth of the prior sd,
             or, without ``init_params``, at prior draws.
         """
-        trials = model.trials(data)
-        init_params = start_params(model, init_params)
-        keys = fit_keys(self.seed)
+        model, trials, init_params, keys, model_kwargs = self._fit_inputs(
+            model, data, init_params)
         numpyro_model, chain_init = model.numpyro_model, None
         if self.fix_rotations and model.is_mvp:
             raise ValueError("fix_rotations=True needs the full WPPM: the MVP has no "
@@ -97,9 +92,6 @@ class NUTSSampler(InferenceEngine):
             chain_init = {"W": rotated_starts(init_params["W"], keys.starts,
                                               self.num_chains)}
             init_params = None
-        # The full WPPM's Monte Carlo rule gets fixed draws (common random
-        # numbers), so the density NUTS explores is deterministic.
-        model_kwargs = fixed_density_kwargs(model, trials, self.seed)
         mcmc = run_nuts(
             keys.run,
             numpyro_model,

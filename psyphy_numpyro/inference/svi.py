@@ -8,10 +8,8 @@ import numpy as np
 import optax
 
 from psyphy_numpyro.core import checks as check
-from psyphy_numpyro.core.infer.inputs import fixed_density_kwargs
 from psyphy_numpyro.core.infer.svi import check_guide, fit_svi
-from psyphy_numpyro.core.keys import fit_keys
-from psyphy_numpyro.inference.base import InferenceEngine, start_params
+from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.posterior.svi import SVIPosterior
 
 
@@ -70,8 +68,7 @@ class SVIApproximation(InferenceEngine):
             "init_scale", init_scale
         )
         self.num_particles = check.positive_int("num_particles", num_particles)
-        self.seed = check.seed("seed", seed)
-        self.progress_bar = bool(progress_bar)
+        self._keep_run_settings(seed=seed, progress_bar=progress_bar)
 
     def fit(self, model: Any, data: Any, init_params: Any = None) -> SVIPosterior:
         """Fit the guide to the posterior of ``model`` given ``data``.
@@ -83,20 +80,16 @@ class SVIApproximation(InferenceEngine):
             (e.g. a MAP fit). Default: a draw from the prior, as
             :class:`~psyphy_numpyro.MAPOptimizer` starts.
         """
-        model = check.wppm(model)
-        trials = model.trials(data)
-        init_params = start_params(model, init_params)
-        keys = fit_keys(self.seed)
-        key_init, key_svi = keys.init, keys.run
+        model, trials, init_params, keys, model_kwargs = self._fit_inputs(
+            model, data, init_params)
         if init_params is None:
-            init_params = model.init_params(key_init)
+            init_params = model.init_params(keys.init)
         init_params = model.prior.check_params(init_params, "init_params")
         init_scale = self.init_scale
         if init_scale is None:
             init_scale = 0.1 * float(np.min(model.prior.stddev()))
-        model_kwargs = fixed_density_kwargs(model, trials, self.seed)
         result = fit_svi(
-            key_svi,
+            keys.run,
             model.numpyro_model,
             *trials,  # ref, probe, responses
             guide=self.guide,

@@ -24,10 +24,7 @@ stack of posterior draws:
 The maths is :func:`psyphy_numpyro.core.covariance.wishart_sqrt` and
 :meth:`psyphy_numpyro.WPPM.local_covariance`; nothing is recomputed here.
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations

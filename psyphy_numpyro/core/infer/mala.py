@@ -9,7 +9,7 @@ import jax
 from numpyro.infer import HMC, MCMC
 
 from psyphy_numpyro.core import checks as check
-from psyphy_numpyro.core.infer.mcmc import init_strategy, run_kernel
+from psyphy_numpyro.core.infer.mcmc import check_run_lengths, init_strategy, run_kernel
 
 #: Acceptance rate the warm-up tunes the step size for: optimal for MALA
 #: (Roberts & Rosenthal, 1998).
@@ -57,10 +57,9 @@ def run_mala(
     numpyro.infer.MCMC
         The finished run, with :data:`~psyphy_numpyro.core.infer.mcmc.SAMPLE_STATS_FIELDS`.
     """
-    num_samples = check.positive_int("num_samples", num_samples)
+    num_warmup, num_samples, num_chains = check_run_lengths(num_warmup, num_samples,
+                                                            num_chains)
     step_size = check.positive("step_size", step_size)
-    num_warmup = check.positive_int("num_warmup", num_warmup, minimum=0)
-    num_chains = check.positive_int("num_chains", num_chains)
     adapt = num_warmup > 0
     kernel = HMC(
         model,

@@ -66,9 +66,8 @@ def run_nuts(
     numpyro.infer.MCMC
         The finished run, with :data:`SAMPLE_STATS_FIELDS` recorded.
     """
-    num_warmup = check.positive_int("num_warmup", num_warmup, minimum=0)
-    num_samples = check.positive_int("num_samples", num_samples)
-    num_chains = check.positive_int("num_chains", num_chains)
+    num_warmup, num_samples, num_chains = check_run_lengths(num_warmup, num_samples,
+                                                            num_chains)
     check.open_unit_interval("target_accept_prob", target_accept_prob)
     kernel = NUTS(
         model,
@@ -88,6 +87,14 @@ def run_nuts(
     return run_kernel(rng_key, kernel, model_args, model_kwargs, num_warmup=num_warmup,
                       num_samples=num_samples, num_chains=num_chains,
                       progress_bar=progress_bar, chain_init_params=chain_init_params)
+
+
+def check_run_lengths(num_warmup: Any, num_samples: Any, num_chains: Any
+                      ) -> tuple[int, int, int]:
+    """Checked warm-up length (>= 0), kept draws and chains (>= 1) of a run."""
+    return (check.positive_int("num_warmup", num_warmup, minimum=0),
+            check.positive_int("num_samples", num_samples),
+            check.positive_int("num_chains", num_chains))
 
 
 def init_strategy(init_params: dict | None) -> Any:

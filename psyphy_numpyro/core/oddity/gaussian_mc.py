@@ -34,10 +34,7 @@ sampling error of its radii; the pool makes that one trial in ``K`` instead of
 all of them, for ``K * 2d * S`` random normals per step instead of
 ``N * 2d * S``.
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations

@@ -29,10 +29,7 @@ contiguous. Leading axes broadcast against the trial axes: ``(3, n, S)``
 shares one draw across all trials, ``(num_trials, 3, n, S)`` gives every trial
 its own.
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations

@@ -29,10 +29,7 @@ smooth function of ``W`` that NUTS and Laplace can use; with 144 nodes its
 error is a few times smaller than plain Monte Carlo's with 2,000 samples
 (see ``benchmarks/``). Input dimension 2 only.
 
-References
-----------
-Hong, F. et al. (2025). Comprehensive characterization of human color
-discrimination thresholds. eLife RP108943.
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
 
 from __future__ import annotations
