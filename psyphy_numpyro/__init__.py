@@ -3,6 +3,7 @@
 from psyphy_numpyro import (  # psyphy's subpackages, as attributes
     core,
     data,
+    experiment,
     inference,
     model,
     posterior,
@@ -53,10 +54,12 @@ from psyphy_numpyro.core.trials import TrialData, Trials, as_trials
 from psyphy_numpyro.data.dataset import ResponseData, TrialBatch
 from psyphy_numpyro.data.fits import load_fit, model_config, model_from_config, save_fit
 from psyphy_numpyro.data.io import load_responses_csv, save_responses_csv
+from psyphy_numpyro.experiment.session import ExperimentSession
 from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
 from psyphy_numpyro.inference.laplace import LaplaceApproximation
 from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
 from psyphy_numpyro.inference.nuts import NUTSSampler
+from psyphy_numpyro.inference.refit import MAPLaplaceRefit
 from psyphy_numpyro.inference.svi import SVIApproximation
 from psyphy_numpyro.model.covariance_field import CovarianceField, WPPMCovarianceField
 from psyphy_numpyro.model.wppm import WPPM
@@ -72,6 +75,7 @@ from psyphy_numpyro.posterior.predictive_posterior import (
 )
 from psyphy_numpyro.posterior.svi import SVIPosterior
 from psyphy_numpyro.trial_placement.grid import GridPlacement
+from psyphy_numpyro.trial_placement.info_gain import InfoGainPlacement
 from psyphy_numpyro.trial_placement.sobol import SobolPlacement
 from psyphy_numpyro.viz.bands import (
     plot_covariance_band,
@@ -89,6 +93,7 @@ __all__ = [
     # subpackages (psyphy lists its own; core and viz are ours)
     "core",
     "data",
+    "experiment",
     "inference",
     "model",
     "posterior",
@@ -182,4 +187,8 @@ __all__ = [
     "plot_psychometric_band",
     "reference_grid",
     "plot_learning_curve",
+    # adaptive experiments
+    "ExperimentSession",
+    "InfoGainPlacement",
+    "MAPLaplaceRefit",
 ]

@@ -179,3 +179,49 @@ def comparisons_along_directions(
 
 _MAX_ROUNDS = 64
 _CANDIDATES = 16
+
+
+def sobol_pairs(
+    start: int, n: int, bounds: np.ndarray, radius: float, *, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``start`` to ``start + n - 1`` of a space-filling sequence of trials.
+
+    One scrambled Sobol sequence over ``(reference, offset)``: the reference
+    fills ``bounds``, the offset fills ``[-radius, radius]^d``, and an offset
+    that would take the comparison out of ``bounds`` along an axis is turned
+    round along that axis (which always lands inside when ``radius`` is at most
+    half the box's narrowest side). The same ``seed`` gives the same sequence,
+    so trial ``k`` is the same whichever call asks for it.
+
+    Returns
+    -------
+    ref, probe
+        float64 arrays of shape ``(n, d)``.
+
+    Examples
+    --------
+    >>> box = np.array([[-1.0, 1.0], [-1.0, 1.0]])
+    >>> ref, probe = sobol_pairs(0, 4, box, 0.2, seed=0)
+    >>> bool(np.all(np.abs(probe - ref) <= 0.2)), ref.shape
+    (True, (4, 2))
+    """
+    start = check.positive_int("start", start, minimum=0)
+    n = check.positive_int("n", n)
+    low, high = bounds[:, 0], bounds[:, 1]
+    radius = check.positive("radius", radius)
+    if radius > 0.5 * float(np.min(high - low)):
+        raise ValueError(
+            f"radius={radius} exceeds half the narrowest side of bounds "
+            f"({0.5 * float(np.min(high - low)):.4g})."
+        )
+    d = bounds.shape[0]
+    engine = qmc.Sobol(d=2 * d, scramble=True, seed=seed)
+    if start:  # scipy cannot fast-forward by 0
+        engine.fast_forward(start)
+    with warnings.catch_warnings():  # documented above: any count, any start
+        warnings.filterwarnings("ignore", "The balance properties", UserWarning)
+        points = engine.random(n)
+    ref = low + (high - low) * points[:, :d]
+    offset = radius * (2.0 * points[:, d:] - 1.0)
+    outside = (ref + offset > high) | (ref + offset < low)
+    return ref, ref + np.where(outside, -offset, offset)

@@ -2,7 +2,8 @@
 
 psyphy 0.0.5's modules (:mod:`.map_optimizer`, :mod:`.laplace`,
 :mod:`.langevin`, :mod:`.base`) and, beside them, what psyphy lacks:
-:mod:`.nuts` (NUTS) and :mod:`.svi` (variational inference). The runners
+:mod:`.nuts` (NUTS), :mod:`.svi` (variational inference) and :mod:`.refit`
+(the fast warm-started refit of adaptive sessions). The runners
 they call are in :mod:`psyphy_numpyro.core.infer`.
 """
 
@@ -11,6 +12,7 @@ from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
 from psyphy_numpyro.inference.laplace import LaplaceApproximation
 from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
 from psyphy_numpyro.inference.nuts import NUTSSampler
+from psyphy_numpyro.inference.refit import MAPLaplaceRefit
 from psyphy_numpyro.inference.svi import SVIApproximation
 
 INFERENCE_ENGINES = {
@@ -27,6 +29,7 @@ __all__ = [
     "InferenceEngine",
     "LangevinSampler",
     "LaplaceApproximation",
+    "MAPLaplaceRefit",
     "MAPOptimizer",
     "NUTSSampler",
     "NumpyroSampler",

@@ -1,0 +1,274 @@
+r"""Acquisition scores over posterior draws, and greedy batches that condition on them.
+
+Everything here takes ``p``, p(correct) of ``C`` candidate trials under ``S``
+equally weighted posterior draws (shape ``(S, C)``), computed with common
+random numbers or the quadrature so that the draws differ only by their
+parameters.
+
+- :func:`bald_scores`: the mutual information between the next answer and
+  the parameters, :math:`H(\bar p) - \overline{H(p)}` with
+  :math:`\bar p = \sum_s w_s p_s` (Houlsby et al., 2011).
+- :func:`threshold_scores`: the expected fall of the posterior variance of
+  per-draw threshold summaries (:func:`threshold_summary`, log contour radii
+  at query references) after one answer, computed by reweighting the draws
+  with the hypothetical answer, without a refit.
+- :func:`greedy_batch`: picks a batch one trial at a time. Each pick's
+  score is averaged over ``M`` fantasies, each a weighting of the draws
+  conditioned on answers to the trials already picked, drawn in turn from the
+  posterior predictive; for BALD this is the greedy BatchBALD increment
+  (Kirsch et al., 2019), so a batch never repeats one trial's information.
+
+Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from psyphy_numpyro.core import checks as check
+
+CRITERIA = ("bald", "threshold")
+"""The acquisition criteria :func:`greedy_batch` knows."""
+
+_P_EPS = 1e-6  # p(correct) is kept in [eps, 1 - eps] inside the scores
+
+
+class Batch(NamedTuple):
+    """A greedy batch: candidate indices in pick order and each pick's score."""
+
+    index: jnp.ndarray
+    score: jnp.ndarray
+
+
+def binary_entropy(p: jnp.ndarray) -> jnp.ndarray:
+    """Entropy (nats) of a Bernoulli answer with probability ``p``; 0 at 0 and 1."""
+    p = jnp.clip(p, _P_EPS, 1.0 - _P_EPS)
+    return -(p * jnp.log(p) + (1.0 - p) * jnp.log1p(-p))
+
+
+def _uniform(num_draws: int) -> jnp.ndarray:
+    return jnp.full((num_draws,), 1.0 / num_draws)
+
+
+def _bald_gain(p: jnp.ndarray, fantasies: jnp.ndarray, weights: jnp.ndarray,
+               summary: Any) -> jnp.ndarray:
+    del summary
+    marginal = binary_entropy(fantasies @ p).mean(axis=0)  # H(y_c | fantasy answers)
+    return marginal - weights @ binary_entropy(p)
+
+
+def _threshold_gain(p: jnp.ndarray, fantasies: jnp.ndarray, weights: jnp.ndarray,
+                    summary: jnp.ndarray) -> jnp.ndarray:
+    # Var_w(g) - E_y Var_{w|y}(g) = A1^2/P + A0^2/(1-P) - (w.g)^2 per summary,
+    # with A1 = sum_s w_s p_s g_s, A0 = w.g - A1 and P = w.p (the predictive).
+    del weights
+    p = jnp.clip(p, _P_EPS, 1.0 - _P_EPS)
+    centred = summary - (fantasies @ summary)[:, None, :]  # (M, S, Q), per fantasy
+    a1 = jnp.einsum("ms,sc,msq->mcq", fantasies, p, centred)
+    prob = (fantasies @ p)[:, :, None]
+    gain = a1**2 / prob + a1**2 / (1.0 - prob)  # centred: w.g = 0 so A0 = -A1
+    return gain.sum(axis=-1).mean(axis=0)
+
+
+_GAINS = {"bald": _bald_gain, "threshold": _threshold_gain}
+
+
+def bald_scores(p: Any, weights: Any = None) -> jnp.ndarray:
+    """BALD score of every candidate: :math:`H(\\sum_s w_s p_{sc}) - \\sum_s w_s H(p_{sc})`.
+
+    Parameters
+    ----------
+    p
+        p(correct), shape ``(S, C)``: draws by candidates.
+    weights
+        Weights of the draws, shape ``(S,)``, summing to 1; default uniform.
+
+    Returns
+    -------
+    jnp.ndarray
+        Scores (nats), shape ``(C,)``, in ``[0, log 2]``.
+
+    Examples
+    --------
+    >>> p = jnp.array([[0.5, 0.1], [0.5, 0.9]])
+    >>> [round(float(s), 4) for s in bald_scores(p)]
+    [0.0, 0.3681]
+    """
+    p, weights = _check_p(p, weights)
+    return _bald_gain(p, weights[None], weights, None)
+
+
+def threshold_scores(p: Any, summary: Any, weights: Any = None) -> jnp.ndarray:
+    """Expected fall of the summed posterior variance of ``summary`` after one answer.
+
+    Parameters
+    ----------
+    p
+        p(correct), shape ``(S, C)``.
+    summary
+        Per-draw quantities whose variance should fall, shape ``(S, Q)`` (see
+        :func:`threshold_summary`).
+    weights
+        Weights of the draws, shape ``(S,)``; default uniform.
+
+    Returns
+    -------
+    jnp.ndarray
+        :math:`\\sum_q [\\mathrm{Var}_w(g_q) - E_y \\mathrm{Var}_{w|y}(g_q)]`,
+        shape ``(C,)``, never negative.
+
+    Examples
+    --------
+    >>> p = jnp.array([[0.9, 0.5], [0.1, 0.5]])
+    >>> g = jnp.array([[1.0], [-1.0]])  # the draws disagree on g by 2
+    >>> [round(float(s), 3) for s in threshold_scores(p, g)]
+    [0.64, 0.0]
+    """
+    p, weights = _check_p(p, weights)
+    summary = jnp.asarray(check.finite_array("summary", summary, ndim=2))
+    if summary.shape[0] != p.shape[0]:
+        raise ValueError(
+            f"summary needs one row per draw ({p.shape[0]}), got shape {summary.shape}."
+        )
+    return _threshold_gain(p, weights[None], weights, summary)
+
+
+def greedy_batch(
+    key: jax.Array,
+    p: Any,
+    batch_size: int,
+    *,
+    criterion: str = "bald",
+    summary: Any = None,
+    num_fantasies: int = 16,
+) -> Batch:
+    """Choose ``batch_size`` distinct candidates greedily, each given those before it.
+
+    The first pick maximises the criterion under the posterior. After each
+    pick, every fantasy draws an answer to it from its own posterior
+    predictive and reweights the draws by that answer's likelihood; the next
+    pick maximises the score averaged over the fantasies. So a candidate that
+    tells the same as one already picked scores low, and the batch spreads.
+
+    Parameters
+    ----------
+    key
+        Key of the fantasy answers.
+    p
+        p(correct), shape ``(S, C)``, with ``C >= batch_size``.
+    batch_size
+        Picks.
+    criterion
+        ``"bald"`` or ``"threshold"`` (which needs ``summary``).
+    summary
+        Per-draw threshold summaries, shape ``(S, Q)`` (``"threshold"`` only).
+    num_fantasies
+        ``M``, the conditioned weightings averaged per score.
+
+    Returns
+    -------
+    Batch
+        ``index`` (candidate indices, pick order) and ``score`` (each pick's
+        score when it was picked).
+
+    Examples
+    --------
+    >>> p = jnp.array([[0.5, 0.5, 0.1], [0.5, 0.5, 0.9]])
+    >>> greedy_batch(jax.random.key(0), p, 2).index.tolist()[0]
+    2
+    """
+    p, _ = _check_p(p, None)
+    batch_size = check.positive_int("batch_size", batch_size)
+    num_fantasies = check.positive_int("num_fantasies", num_fantasies)
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}.")
+    if batch_size > p.shape[1]:
+        raise ValueError(
+            f"batch_size={batch_size} exceeds the {p.shape[1]} candidates."
+        )
+    if criterion == "threshold":
+        if summary is None:
+            raise ValueError('criterion="threshold" needs summary, shape (S, Q).')
+        summary = jnp.asarray(check.finite_array("summary", summary, ndim=2))
+        if summary.shape[0] != p.shape[0]:
+            raise ValueError(
+                f"summary needs one row per draw ({p.shape[0]}), got {summary.shape}."
+            )
+    return _greedy(key, p, summary, batch_size=batch_size, criterion=criterion,
+                   num_fantasies=num_fantasies)
+
+
+@partial(jax.jit, static_argnames=("batch_size", "criterion", "num_fantasies"))
+def _greedy(key, p, summary, *, batch_size, criterion, num_fantasies):
+    num_draws = p.shape[0]
+    weights = _uniform(num_draws).astype(p.dtype)
+    gain_fn = _GAINS[criterion]
+
+    def pick(carry, step_key):
+        fantasies, taken = carry
+        score = jnp.where(taken, -jnp.inf, gain_fn(p, fantasies, weights, summary))
+        c = jnp.argmax(score)
+        pc = p[:, c]
+        answers = jax.random.uniform(step_key, (num_fantasies,)) < fantasies @ pc
+        lik = jnp.where(answers[:, None], pc[None], 1.0 - pc[None])
+        fantasies = fantasies * jnp.clip(lik, _P_EPS, 1.0)
+        fantasies = fantasies / fantasies.sum(axis=1, keepdims=True)
+        return (fantasies, taken.at[c].set(True)), (c, score[c])
+
+    start = (jnp.tile(weights, (num_fantasies, 1)), jnp.zeros(p.shape[1], bool))
+    _, (index, score) = jax.lax.scan(pick, start, jax.random.split(key, batch_size))
+    return Batch(index, score)
+
+
+def threshold_directions(input_dim: int) -> np.ndarray:
+    """Unit directions whose contour radii fix an ellipsoid: ``d(d+1)/2`` of them.
+
+    The axes and the diagonals between each pair of axes; the quadratic form
+    :math:`u^T \\Sigma^{-1} u` on them determines :math:`\\Sigma`.
+    """
+    eye = np.eye(input_dim)
+    pairs = [(eye[i] + eye[j]) / np.sqrt(2.0)
+             for i in range(input_dim) for j in range(i + 1, input_dim)]
+    return np.array([*eye, *pairs])
+
+
+def threshold_summary(spec: Any, draws: dict, query_refs: Any) -> jnp.ndarray:
+    """Log threshold radii of every draw at every query reference, shape ``(S, Q K)``.
+
+    The radius along ``u`` at ``x`` is :math:`d^* / \\sqrt{u^T \\Sigma(x)^{-1} u}`
+    (exact for the MVP; for the full WPPM where :math:`\\Sigma` changes slowly
+    over a threshold). The constant :math:`d^*` is the same for every draw and
+    drops out of variances, so the summary is
+    :math:`-\\tfrac12 \\log(u^T \\Sigma(x)^{-1} u)` over the ``K`` directions of
+    :func:`threshold_directions`.
+    """
+    refs = jnp.asarray(query_refs)
+    d = spec.input_dim
+    u = jnp.asarray(threshold_directions(d), dtype=jnp.float32)
+
+    def one(params):
+        cov = spec.local_covariance(params, None if spec.is_mvp else refs)
+        inv = jnp.linalg.inv(jnp.broadcast_to(cov, (refs.shape[0], d, d)))
+        return (-0.5 * jnp.log(jnp.einsum("kd,qde,ke->qk", u, inv, u))).reshape(-1)
+
+    return jax.vmap(one)(draws)
+
+
+def _check_p(p: Any, weights: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
+    arr = check.finite_array("p", p, ndim=2)
+    if np.any((arr < 0.0) | (arr > 1.0)):
+        raise ValueError("p must hold probabilities in [0, 1].")
+    if weights is None:
+        return jnp.asarray(arr), _uniform(arr.shape[0]).astype(jnp.asarray(arr).dtype)
+    w = check.finite_array("weights", weights, ndim=1)
+    if w.shape != (arr.shape[0],) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+        raise ValueError(
+            f"weights must be {arr.shape[0]} non-negative numbers summing to 1, got "
+            f"shape {w.shape} and sum {w.sum():.4g}."
+        )
+    return jnp.asarray(arr), jnp.asarray(w, dtype=jnp.asarray(arr).dtype)
