@@ -18,7 +18,7 @@ import psyphy_numpyro
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES_WITH_EXAMPLES = ["index.md", "mvp-model.md", "inference.md", "full-wppm.md"]
+PAGES_WITH_EXAMPLES = ["index.md", "mvp-model.md", "inference.md", "full-wppm.md", "adaptive.md"]
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "psyphy_numpyro"
-FACADE = ("model", "inference", "posterior", "data", "trial_placement", "viz", "utils",
-          "cli")
+FACADE = ("model", "inference", "posterior", "data", "trial_placement", "experiment", "viz",
+          "utils", "cli")
 CORE_FILES = sorted((PACKAGE / "core").rglob("*.py"))
 
 

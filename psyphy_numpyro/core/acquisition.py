@@ -57,9 +57,10 @@ def _uniform(num_draws: int) -> jnp.ndarray:
 
 def _bald_gain(p: jnp.ndarray, fantasies: jnp.ndarray, weights: jnp.ndarray,
                summary: Any) -> jnp.ndarray:
-    del summary
-    marginal = binary_entropy(fantasies @ p).mean(axis=0)  # H(y_c | fantasy answers)
-    return marginal - weights @ binary_entropy(p)
+    # per fantasy: H(y_c | its answers) - E_{theta | its answers} H(y_c | theta); the
+    # mean over fantasies estimates the BatchBALD increment, and no term is negative
+    del weights, summary
+    return (binary_entropy(fantasies @ p) - fantasies @ binary_entropy(p)).mean(axis=0)
 
 
 def _threshold_gain(p: jnp.ndarray, fantasies: jnp.ndarray, weights: jnp.ndarray,
@@ -100,7 +101,7 @@ def bald_scores(p: Any, weights: Any = None) -> jnp.ndarray:
     [0.0, 0.3681]
     """
     p, weights = _check_p(p, weights)
-    return _bald_gain(p, weights[None], weights, None)
+    return _bald_gain(jnp.asarray(p), jnp.asarray(weights)[None], None, None)
 
 
 def threshold_scores(p: Any, summary: Any, weights: Any = None) -> jnp.ndarray:
@@ -130,12 +131,13 @@ def threshold_scores(p: Any, summary: Any, weights: Any = None) -> jnp.ndarray:
     [0.64, 0.0]
     """
     p, weights = _check_p(p, weights)
-    summary = jnp.asarray(check.finite_array("summary", summary, ndim=2))
+    summary = check.finite_array("summary", summary, ndim=2)
     if summary.shape[0] != p.shape[0]:
         raise ValueError(
             f"summary needs one row per draw ({p.shape[0]}), got shape {summary.shape}."
         )
-    return _threshold_gain(p, weights[None], weights, summary)
+    return _threshold_gain(jnp.asarray(p), jnp.asarray(weights)[None], None,
+                           jnp.asarray(summary, jnp.float32))
 
 
 def greedy_batch(
@@ -182,11 +184,11 @@ def greedy_batch(
     >>> greedy_batch(jax.random.key(0), p, 2).index.tolist()[0]
     2
     """
-    p, _ = _check_p(p, None)
     batch_size = check.positive_int("batch_size", batch_size)
     num_fantasies = check.positive_int("num_fantasies", num_fantasies)
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}.")
+    p, _ = _check_p(p, None)
     if batch_size > p.shape[1]:
         raise ValueError(
             f"batch_size={batch_size} exceeds the {p.shape[1]} candidates."
@@ -194,7 +196,7 @@ def greedy_batch(
     if criterion == "threshold":
         if summary is None:
             raise ValueError('criterion="threshold" needs summary, shape (S, Q).')
-        summary = jnp.asarray(check.finite_array("summary", summary, ndim=2))
+        summary = check.finite_array("summary", summary, ndim=2)
         if summary.shape[0] != p.shape[0]:
             raise ValueError(
                 f"summary needs one row per draw ({p.shape[0]}), got {summary.shape}."
@@ -259,16 +261,17 @@ def threshold_summary(spec: Any, draws: dict, query_refs: Any) -> jnp.ndarray:
     return jax.vmap(one)(draws)
 
 
-def _check_p(p: Any, weights: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
-    arr = check.finite_array("p", p, ndim=2)
+def _check_p(p: Any, weights: Any) -> tuple[Any, Any]:
+    """Checked ``p`` (S, C) and draw weights (uniform when None), both float32."""
+    arr = check.finite_array("p", p, ndim=2).astype(np.float32)
     if np.any((arr < 0.0) | (arr > 1.0)):
         raise ValueError("p must hold probabilities in [0, 1].")
     if weights is None:
-        return jnp.asarray(arr), _uniform(arr.shape[0]).astype(jnp.asarray(arr).dtype)
+        return arr, np.full(arr.shape[0], 1.0 / arr.shape[0], np.float32)
     w = check.finite_array("weights", weights, ndim=1)
     if w.shape != (arr.shape[0],) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
         raise ValueError(
             f"weights must be {arr.shape[0]} non-negative numbers summing to 1, got "
             f"shape {w.shape} and sum {w.sum():.4g}."
         )
-    return jnp.asarray(arr), jnp.asarray(w, dtype=jnp.asarray(arr).dtype)
+    return arr, w.astype(np.float32)

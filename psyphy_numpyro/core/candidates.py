@@ -25,7 +25,7 @@ import numpy as np
 from scipy.stats import norm, qmc
 
 from psyphy_numpyro.core import checks as check
-from psyphy_numpyro.core.readouts import find_thresholds
+from psyphy_numpyro.core.readouts import find_thresholds, threshold_criterion
 
 _PROBE_SCALE = 0.1  # sd of the constant field on which d* is measured (full WPPM)
 
@@ -39,6 +39,7 @@ def threshold_distance(spec: Any, criterion: float) -> float:
     estimator (fixed draws from the task's ``default_key_seed``), where
     p(correct) depends on the Mahalanobis distance alone.
     """
+    criterion = threshold_criterion(spec, criterion)
     if spec.is_mvp:
         return float(spec.task.discriminability(criterion))
     d = spec.input_dim
@@ -51,7 +52,7 @@ def threshold_distance(spec: Any, criterion: float) -> float:
     def p_fn(t):
         return spec.p_correct({"W": W}, origin, origin + t[:, None] * axis, mc_samples)
 
-    radius, reached = find_thresholds(p_fn, jnp.ones(1), criterion)
+    radius, reached = jax.jit(lambda: find_thresholds(p_fn, jnp.ones(1), criterion))()
     if not bool(reached[0]):
         raise ValueError(f"criterion={criterion} is not reached by this model's task.")
     return float(radius[0]) / float(np.sqrt(_PROBE_SCALE**2 + spec.diag_term))

@@ -221,6 +221,19 @@ def sobol_pairs(
     with warnings.catch_warnings():  # documented above: any count, any start
         warnings.filterwarnings("ignore", "The balance properties", UserWarning)
         points = engine.random(n)
+    return pairs_in_box(points, bounds, radius)
+
+
+def pairs_in_box(points: np.ndarray, bounds: np.ndarray, radius: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Map points of the unit cube ``(n, 2 d)`` to (reference, comparison) pairs.
+
+    The first ``d`` coordinates place the reference in ``bounds``, the last
+    ``d`` the offset in ``[-radius, radius]^d``, turned round along an axis
+    where it would leave the box (see :func:`sobol_pairs`).
+    """
+    d = bounds.shape[0]
+    low, high = bounds[:, 0], bounds[:, 1]
     ref = low + (high - low) * points[:, :d]
     offset = radius * (2.0 * points[:, d:] - 1.0)
     outside = (ref + offset > high) | (ref + offset < low)

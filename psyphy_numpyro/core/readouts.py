@@ -119,10 +119,16 @@ class EllipseFit(NamedTuple):
     valid: np.ndarray
 
 
-# -- closed form (MVP) ----------------------------------------------------------
-def _mvp_contour(model: Any, params: dict, criterion: float | None,
-                 num_angles: int) -> Contour:
+def threshold_criterion(model: Any, criterion: float | None = None) -> float:
+    """The p(correct) that defines a threshold, checked; by default half-way to 1.
+
+    From the MVP task's floor (its p(correct) at zero discriminability, so
+    ``task.default_criterion``) or, for the full WPPM, from the oddity rule's
+    chance level 1/3 (so 2/3).
+    """
     task = model.task
+    if not model.is_mvp:
+        return _check_criterion_full(task, criterion)
     criterion = task.default_criterion if criterion is None else criterion
     check.open_unit_interval("criterion", criterion)
     if not criterion > task.floor:
@@ -130,6 +136,14 @@ def _mvp_contour(model: Any, params: dict, criterion: float | None,
             f"criterion must exceed the task's p(correct) at zero discriminability "
             f"({task.floor:.4g}), got {criterion!r}."
         )
+    return float(criterion)
+
+
+# -- closed form (MVP) ----------------------------------------------------------
+def _mvp_contour(model: Any, params: dict, criterion: float | None,
+                 num_angles: int) -> Contour:
+    task = model.task
+    criterion = threshold_criterion(model, criterion)
     angles = np.linspace(0.0, 2 * np.pi, num_angles, endpoint=False)
     u = jnp.stack([jnp.cos(angles), jnp.sin(angles)], -1)
     d_star = task.discriminability(criterion)
@@ -328,7 +342,7 @@ def is_stack(model: Any, params: dict) -> bool:
 
 
 def _full_contour(model, params, ref, criterion, num_angles, mc_key, num_samples):
-    criterion = _check_criterion_full(model.task, criterion)
+    criterion = threshold_criterion(model, criterion)
     refs = _check_refs(ref)
     stacked = is_stack(model, params)
     key = default_mc_key(model, mc_key)

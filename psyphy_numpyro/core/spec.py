@@ -211,8 +211,17 @@ class WPPMSpec:
 
         ``mc_samples`` come from :meth:`draw_mc_samples` (None for ``"quadrature"``).
         """
-        W, deg, cfg = params["W"], self.basis_degree, self.task.config
+        W, deg = params["W"], self.basis_degree
         U_ref, U_probe = wishart_sqrt(W, ref, deg), wishart_sqrt(W, probe, deg)
+        return self.p_correct_factors(U_ref, U_probe, ref, probe, mc_samples)
+
+    def p_correct_factors(self, U_ref, U_probe, ref, probe, mc_samples=None) -> jnp.ndarray:
+        """Full WPPM: p(correct) from the square roots :math:`U` at each trial's stimuli.
+
+        :meth:`p_correct` with ``U_ref = wishart_sqrt(W, ref)`` (likewise
+        ``U_probe``); each trial's value depends on its own rows only.
+        """
+        cfg = self.task.config
         settings = dict(diag_term=self.diag_term, bandwidth=cfg.bandwidth, clip=PROB_CLIP)
         if self.estimator == "quadrature":
             rule = quadrature_rule(*cfg.quadrature)

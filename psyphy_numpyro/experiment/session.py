@@ -27,6 +27,7 @@ from psyphy_numpyro.core.acquisition import threshold_summary
 from psyphy_numpyro.core.candidates import check_bounds
 from psyphy_numpyro.core.design import sobol_pairs
 from psyphy_numpyro.core.draws import posterior_draws
+from psyphy_numpyro.core.infer.refit import bucket_size
 from psyphy_numpyro.core.intervals import central_interval
 from psyphy_numpyro.core.trials import TrialData
 from psyphy_numpyro.data.fits import model_config
@@ -77,6 +78,10 @@ class ExperimentSession:
         Seconds a proposal may take; past it, :meth:`ask` serves the next
         space-filling trials instead (source ``"fallback"`` in the file).
         None waits for every proposal.
+    precompile
+        With the default refit, compile the first refit and proposal during
+        the warm-up, and each larger refit size before it is needed, in a
+        background thread, so no answer waits for a compilation.
 
     Examples
     --------
@@ -106,6 +111,7 @@ class ExperimentSession:
         max_trials: int | None = None,
         target_width: float | None = None,
         latency_budget: float | None = None,
+        precompile: bool = True,
     ) -> None:
         self.model = check.wppm(model)
         self.bounds = check_bounds(bounds, self.model.spec)
@@ -151,9 +157,16 @@ class ExperimentSession:
         self.store = SessionStore(path, identity, settings)
         self.posterior: Any = None
         self._width = float("inf")
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        # proposals (and the first compilation) run on one worker, larger refit
+        # sizes compile on another; _ahead maps a refit size to its compilation
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._compiler = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._ahead: dict[int, concurrent.futures.Future] = {}
+        self._precompile = bool(precompile) and isinstance(refit, MAPLaplaceRefit)
         if not self.store.created:
             self._restore()
+        if self.posterior is None:
+            self._compile_ahead(max(self.warmup, self.num_answered, 1), first=True)
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -291,6 +304,9 @@ class ExperimentSession:
         data = self.data
         if len(data) == 0:
             raise RuntimeError("no answers yet: tell some before the first proposal.")
+        compiling = self._ahead.get(bucket_size(len(data)))
+        if compiling is not None:  # the same program: let it finish, not compile twice
+            concurrent.futures.wait([compiling])
         start, started = time.perf_counter(), time.time()
         self.posterior = self.refit.fit(self.model, data, init_params=self.posterior)
         self._width = self.threshold_width() if self.target_width is not None else self._width
@@ -299,6 +315,30 @@ class ExperimentSession:
             seed=int(getattr(self.refit, "seed", self.seed)),
             params={k: np.asarray(v) for k, v in self.posterior.params.items()},
             started_at=started, seconds=time.perf_counter() - start)
+        ahead = len(data) + 4 * self.refit_every
+        if bucket_size(ahead) != bucket_size(len(data)):
+            self._compile_ahead(ahead, first=False)
+
+    def _compile_ahead(self, num_trials: int, *, first: bool) -> None:
+        """Compile the refit for ``num_trials`` answers (and, ``first``, the cold
+        refit and a proposal) in the background, on stand-in answers."""
+        size = bucket_size(num_trials)
+        if not self._precompile or size in self._ahead:
+            return
+        ref, probe = sobol_pairs(0, num_trials, self.bounds, self.warmup_radius,
+                                 seed=self.seed)
+        stand_in = TrialData(np.stack([ref, probe], axis=1),
+                             np.arange(num_trials) % 2)
+
+        def work():
+            posterior = self.refit.fit(self.model, stand_in, init_params=None if first
+                                       else self.model.init_params(jax.random.PRNGKey(0)))
+            if first:
+                self.refit.fit(self.model, stand_in, init_params=posterior)
+                if "index" in inspect.signature(self.placement.propose).parameters:
+                    self.placement.propose(posterior, self.refit_every, index=0)
+
+        self._ahead[size] = (self._executor if first else self._compiler).submit(work)
 
     def _restore(self) -> None:
         """Rebuild the latest posterior by rerunning the last refit from its start."""
@@ -337,10 +377,6 @@ class ExperimentSession:
             scores = [None] * n if scores is None else [float(s) for s in scores]
             return stimuli[:, 0], stimuli[:, 1], ["placement"] * n, scores
 
-        if self.latency_budget is None:
-            return run()
-        if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         future = self._executor.submit(run)
         try:
             return future.result(timeout=self.latency_budget)
@@ -354,10 +390,9 @@ class ExperimentSession:
         save_responses_csv(self.data, path)
 
     def close(self) -> None:
-        """Release the file (and any proposal still running in the background)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        """Release the file, after any proposal or compilation still running."""
+        for worker in (self._executor, self._compiler):
+            worker.shutdown(wait=True, cancel_futures=True)
         self.store.close()
 
     def __enter__(self) -> ExperimentSession:
@@ -368,8 +403,9 @@ class ExperimentSession:
 
 
 def _describe(obj: Any) -> dict:
-    """A JSON-able description of a placement or fitter: its class and plain settings."""
+    """A JSON-able description of a placement or fitter: its class and the plain
+    values of its constructor's arguments (not its running state)."""
     plain = (bool, int, float, str, type(None))
-    settings = {k: v for k, v in vars(obj).items()
-                if not k.startswith("_") and isinstance(v, plain)}
+    names = inspect.signature(type(obj).__init__).parameters
+    settings = {k: v for k, v in vars(obj).items() if k in names and isinstance(v, plain)}
     return {"class": type(obj).__name__, **settings}

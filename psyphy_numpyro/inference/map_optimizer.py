@@ -17,7 +17,7 @@ from psyphy_numpyro.core.infer.map import (
     sgd_with_momentum,
 )
 from psyphy_numpyro.core.keys import fit_keys
-from psyphy_numpyro.inference.base import InferenceEngine
+from psyphy_numpyro.inference.base import InferenceEngine, start_params
 from psyphy_numpyro.posterior.posterior import MAPPosterior
 
 
@@ -103,15 +103,18 @@ class MAPOptimizer(InferenceEngine):
     ) -> MAPPosterior:
         """Fit ``model`` to ``data``; start at ``init_params`` or a prior draw.
 
+        ``init_params`` may be a parameter dict or any posterior with
+        ``.params`` (e.g. the previous fit, as an adaptive session passes it).
+
         The prior draw uses the first half of ``PRNGKey(seed)`` split in two,
         as psyphy does (``seed`` defaults to 0).
         """
         trials = model.trials(data)
         keys = fit_keys(0 if seed is None else seed)
         init_key, svi_key = keys.init, keys.run
+        init_params = start_params(model, init_params)
         if init_params is None:
             init_params = model.init_params(init_key)
-        init_params = model.prior.check_params(init_params, "init_params")
         reduction = self.reduction or ("sum" if model.is_mvp else "mean")
         scale = 1.0 if reduction == "sum" else 1.0 / trials.ref.shape[0]
         result = fit_map(

@@ -23,7 +23,7 @@ from psyphy_numpyro.posterior.laplace import LaplacePosterior
 
 
 class MAPLaplaceRefit(InferenceEngine):
-    """MAP by Adam from a warm start, then the Gaussian (Fisher) around it.
+    """MAP by Gauss-Newton from a warm start, then the Gaussian (Fisher) around it.
 
     Trials are padded to a bucket size, so refits after a few more answers
     reuse one compiled program (:mod:`psyphy_numpyro.core.infer.refit`). The
@@ -34,22 +34,27 @@ class MAPLaplaceRefit(InferenceEngine):
     Parameters
     ----------
     steps
-        Adam steps from a warm start (``init_params``).
+        Adam steps from a warm start (``init_params``); 0 leaves it to Newton.
     cold_steps
         Adam steps from a prior draw, when no start is given.
     learning_rate
         Adam's step size.
+    newton_steps
+        Gauss-Newton steps after the Adam steps
+        (:func:`~psyphy_numpyro.core.infer.refit.map_laplace_refit`).
     seed
         Seed of the cold start and of the full WPPM's fixed Monte Carlo draws.
 
     Examples
     --------
-    >>> refit = MAPLaplaceRefit(steps=200)
+    >>> refit = MAPLaplaceRefit(newton_steps=4)
     """
 
-    def __init__(self, steps: int = 200, cold_steps: int = 1500,
-                 learning_rate: float = 1e-2, *, seed: int = 0) -> None:
+    def __init__(self, steps: int = 0, cold_steps: int = 1000,
+                 learning_rate: float = 1e-2, newton_steps: int = 6, *,
+                 seed: int = 0) -> None:
         self.steps = check.positive_int("steps", steps, minimum=0)
+        self.newton_steps = check.positive_int("newton_steps", newton_steps, minimum=0)
         self.cold_steps = check.positive_int("cold_steps", cold_steps, minimum=0)
         self.learning_rate = check.positive("learning_rate", learning_rate)
         self.seed = check.seed("seed", seed)
@@ -65,7 +70,8 @@ class MAPLaplaceRefit(InferenceEngine):
         kwargs = fixed_density_kwargs(model, padded, self.seed)
         mc_samples = kwargs.get("mc_samples")
         result = map_laplace_refit(model.spec, init_params, padded, mask, mc_samples,
-                                   num_steps=steps, learning_rate=self.learning_rate)
+                                   num_steps=steps, learning_rate=self.learning_rate,
+                                   newton_steps=self.newton_steps)
         params = {k: np.asarray(v) for k, v in result.params.items()}
         null = None if model.is_mvp else rotation_directions(params, model.prior.site)
         gaussian = gaussian_from_precision(params, result.precision, null)

@@ -18,6 +18,7 @@ from psyphy_numpyro.core.acquisition import CRITERIA, greedy_batch, threshold_su
 from psyphy_numpyro.core.candidates import check_bounds, posterior_candidates
 from psyphy_numpyro.core.design import reference_points
 from psyphy_numpyro.core.draws import p_correct_draws, posterior_draws
+from psyphy_numpyro.core.readouts import threshold_criterion
 from psyphy_numpyro.data.dataset import TrialBatch
 from psyphy_numpyro.posterior.posterior import MAPPosterior
 
@@ -77,8 +78,8 @@ class InfoGainPlacement:
         seed: int = 0,
         references: Any = None,
         query_refs: Any = None,
-        num_candidates: int = 1024,
-        num_draws: int = 128,
+        num_candidates: int = 512,
+        num_draws: int = 64,
         num_fantasies: int = 16,
         distance_range: tuple[float, float] = (0.2, 3.0),
         num_samples: int = DEFAULT_NUM_SAMPLES,
@@ -164,7 +165,7 @@ class InfoGainPlacement:
         _, draws = posterior_draws(posterior, model=None, num_draws=self.num_draws,
                                    key=key_draws)
         spec = self.model.spec
-        criterion = spec.task.default_criterion
+        criterion = threshold_criterion(spec)
         ref, probe = posterior_candidates(
             spec, draws, self.num_candidates, bounds=self.bounds,
             seed=np.random.SeedSequence([self.seed, index]), references=self.references,
