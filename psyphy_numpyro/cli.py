@@ -1,4 +1,6 @@
-"""Command line: ``psyphy-numpyro demo`` runs the seed example end to end."""
+"""Command line: ``psyphy-numpyro demo`` runs the seed example end to end;
+``psyphy-numpyro experiment`` compares trial-placement strategies in simulated
+adaptive sessions (``psyphy_numpyro.experiment.cli_run``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "run_demo"]
 
@@ -136,15 +139,63 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--samples", type=int, default=1000, help="NUTS draws (1000)")
     demo.add_argument("--chains", type=int, default=4, help="NUTS chains (4)")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_experiment(sub)
     args = parser.parse_args(argv)
+    from psyphy_numpyro.experiment.store import SessionInUseError
+
     try:
-        run_demo(trials=args.trials, steps=args.steps, seed=args.seed, out=args.out,
-                 num_warmup=args.warmup, num_samples=args.samples,
-                 num_chains=args.chains, progress=not args.no_progress)
-    except (ValueError, TypeError, OSError) as err:
+        if args.command == "demo":
+            run_demo(trials=args.trials, steps=args.steps, seed=args.seed, out=args.out,
+                     num_warmup=args.warmup, num_samples=args.samples,
+                     num_chains=args.chains, progress=not args.no_progress)
+        else:
+            from psyphy_numpyro.experiment.cli_run import run_experiment
+
+            run_experiment(
+                strategies=args.strategy or ["bald,sobol"], trials=args.trials,
+                batch=args.batch, warmup=args.warmup, eval_every=args.eval_every,
+                model=args.model, degree=args.degree, truth_seed=args.truth_seed,
+                truth=args.truth, seed=args.seed, out=args.out,
+                candidates=args.candidates, draws=args.draws,
+                overwrite=args.overwrite, progress=not args.no_progress)
+    except (ValueError, TypeError, OSError, SessionInUseError) as err:
         print(f"psyphy-numpyro: error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def _add_experiment(sub: Any) -> None:
+    """The ``experiment`` subcommand's options (its body is in ``experiment.cli_run``)."""
+    exp = sub.add_parser("experiment", help="compare trial placements in simulated "
+                         "adaptive sessions, write sessions, posteriors and figures")
+    exp.add_argument("--strategy", action="append", metavar="NAMES",
+                     help="placements: bald, threshold, sobol, random; repeat or "
+                     "comma-separate (bald,sobol)")
+    exp.add_argument("--trials", type=int, default=600,
+                     help="answers per session, a multiple of --eval-every (600)")
+    exp.add_argument("--batch", type=int, default=20, help="trials per ask (20)")
+    exp.add_argument("--warmup", type=int, default=200,
+                     help="space-filling trials first, a multiple of --batch (200)")
+    exp.add_argument("--eval-every", type=int, default=100,
+                     help="answers between error evaluations, a multiple of --batch (100)")
+    exp.add_argument("--model", default="full", help="full: WPPM with quadrature "
+                     "oddity; mvp: constant covariance (full)")
+    exp.add_argument("--degree", type=int, default=4,
+                     help="Chebyshev degree of the full model (4)")
+    exp.add_argument("--truth-seed", type=int, default=1,
+                     help="seed of the simulated observer, a prior draw (1)")
+    exp.add_argument("--truth", default=None,
+                     help="saved fit (save_fit) whose params answer instead")
+    exp.add_argument("--seed", type=int, default=0, help="session seed (0)")
+    exp.add_argument("--out", default="experiment_output",
+                     help="output folder (experiment_output)")
+    exp.add_argument("--candidates", type=int, default=1024,
+                     help="candidate trials per bald/threshold proposal (1024)")
+    exp.add_argument("--draws", type=int, default=128,
+                     help="posterior draws per bald/threshold proposal (128)")
+    exp.add_argument("--overwrite", action="store_true",
+                     help="replace session files already in --out")
+    exp.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 if __name__ == "__main__":

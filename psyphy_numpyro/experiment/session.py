@@ -17,6 +17,7 @@ import concurrent.futures
 import inspect
 import os
 import time
+import warnings
 from typing import Any
 
 import jax
@@ -33,6 +34,7 @@ from psyphy_numpyro.core.trials import TrialData
 from psyphy_numpyro.data.fits import model_config
 from psyphy_numpyro.data.io import save_responses_csv
 from psyphy_numpyro.experiment.store import SessionStore
+from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
 from psyphy_numpyro.inference.refit import MAPLaplaceRefit
 from psyphy_numpyro.trial_placement.info_gain import InfoGainPlacement
 
@@ -60,7 +62,8 @@ class ExperimentSession:
     refit_every
         Answers between refits (after the warm-up).
     warmup
-        Space-filling trials before the first refit.
+        Space-filling trials before the first refit (more are served while
+        the warm-up's answers are still to come).
     warmup_radius
         Largest offset of a warm-up comparison from its reference, per axis.
     bounds
@@ -137,6 +140,11 @@ class ExperimentSession:
         if not callable(getattr(refit, "fit", None)):
             raise TypeError("refit must have fit(model, data, init_params), got "
                             f"{type(refit).__name__}.")
+        if isinstance(refit, MAPOptimizer) and isinstance(placement, InfoGainPlacement):
+            raise TypeError(
+                "InfoGainPlacement needs posterior draws, and a MAPOptimizer refit gives "
+                "one point: use the default MAPLaplaceRefit, LaplaceApproximation() "
+                "or another fitter whose posterior can be sampled.")
         self.refit = refit
         identity = {
             "model": model_config(self.model),
@@ -215,7 +223,7 @@ class ExperimentSession:
         _, draws = posterior_draws(self.posterior, num_draws=WIDTH_DRAWS,
                                    key=jax.random.PRNGKey(self.seed))
         summary = np.asarray(threshold_summary(self.model.spec, draws, query))
-        band = central_interval(summary, 0.9, axis=0)
+        band = central_interval(summary, 0.9)
         return float(np.max(band.upper - band.lower))
 
     # -- ask / tell -------------------------------------------------------------------
@@ -240,17 +248,18 @@ class ExperimentSession:
         proposal = self.store.num_proposals()
         counts = self._source_counts()
         warm = min(n, max(self.warmup - counts["warmup"], 0))
-        if self.posterior is None and self.num_answered == 0:
-            warm = n  # nothing to fit yet: keep filling space
+        if self.posterior is None and self.num_answered < max(self.warmup, 1):
+            warm = n  # the warm-up is not answered yet: keep filling space
         refs, probes, sources, scores = [], [], [], []
         if warm:
             ref, probe = self._space_filling(warm, counts)
             refs.append(ref), probes.append(probe)
             sources += ["warmup"] * warm
             scores += [None] * warm
+            counts["warmup"] += warm  # a fallback below continues after them
         rest = n - warm
         if rest:
-            if self.posterior is None:
+            if self.posterior is None or self._refit_due():  # e.g. killed mid-refit
                 self._refit()
             ref, probe, source, score = self._propose(rest, proposal, counts)
             refs.append(ref), probes.append(probe)
@@ -330,15 +339,20 @@ class ExperimentSession:
         stand_in = TrialData(np.stack([ref, probe], axis=1),
                              np.arange(num_trials) % 2)
 
+        batch = min(self.refit_every, getattr(self.placement, "num_candidates",
+                                              self.refit_every))
+
         def work():
             posterior = self.refit.fit(self.model, stand_in, init_params=None if first
                                        else self.model.init_params(jax.random.PRNGKey(0)))
             if first:
                 self.refit.fit(self.model, stand_in, init_params=posterior)
                 if "index" in inspect.signature(self.placement.propose).parameters:
-                    self.placement.propose(posterior, self.refit_every, index=0)
+                    self.placement.propose(posterior, batch, index=0)
 
-        self._ahead[size] = (self._executor if first else self._compiler).submit(work)
+        future = (self._executor if first else self._compiler).submit(work)
+        future.add_done_callback(_warn_if_failed)
+        self._ahead[size] = future
 
     def _restore(self) -> None:
         """Rebuild the latest posterior by rerunning the last refit from its start."""
@@ -409,3 +423,10 @@ def _describe(obj: Any) -> dict:
     names = inspect.signature(type(obj).__init__).parameters
     settings = {k: v for k, v in vars(obj).items() if k in names and isinstance(v, plain)}
     return {"class": type(obj).__name__, **settings}
+
+
+def _warn_if_failed(future: concurrent.futures.Future) -> None:
+    """Say when a compilation ahead failed (the refit or proposal then compiles itself)."""
+    if not future.cancelled() and future.exception() is not None:
+        warnings.warn(f"compiling ahead failed: {future.exception()!r}", RuntimeWarning,
+                      stacklevel=1)

@@ -9,6 +9,7 @@ every proposal and refit. The ``psyphy-numpyro experiment`` command and
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any, NamedTuple
@@ -65,6 +66,8 @@ def threshold_error(model: Any, params: dict, truth: dict, refs: Any,
     fit = threshold_contour(model, params, **kwargs).radii
     true = threshold_contour(model, truth, **kwargs).radii
     ok = np.isfinite(fit) & np.isfinite(true)
+    if not ok.any():
+        return float("nan")
     return float(np.mean(np.abs(np.log(fit[ok] / true[ok]))))
 
 
@@ -100,8 +103,8 @@ def run_simulated_session(
         Answers in all, trials per ``ask``, space-filling trials first.
     refit_every
         Answers between refits; default ``batch_size`` for the posterior
-        strategies and ``eval_every`` for the others (which need fits only to
-        be measured).
+        strategies and, for the others (which need fits only to be measured),
+        the largest spacing that puts a refit at every evaluation.
     eval_every
         Answers between error evaluations (a multiple of ``refit_every``).
     eval_refs
@@ -118,8 +121,9 @@ def run_simulated_session(
     num_trials = check.positive_int("num_trials", num_trials)
     batch_size = check.positive_int("batch_size", batch_size)
     eval_every = check.positive_int("eval_every", eval_every)
-    if refit_every is None:
-        refit_every = batch_size if strategy in ("bald", "threshold") else eval_every
+    if refit_every is None:  # baselines refit only where an evaluation needs a fit
+        refit_every = (batch_size if strategy in ("bald", "threshold")
+                       else math.gcd(warmup, eval_every) or eval_every)
     refit_every = check.positive_int("refit_every", refit_every)
     if eval_every % refit_every:
         raise ValueError(f"eval_every={eval_every} must be a multiple of "

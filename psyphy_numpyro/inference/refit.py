@@ -28,8 +28,9 @@ class MAPLaplaceRefit(InferenceEngine):
     Trials are padded to a bucket size, so refits after a few more answers
     reuse one compiled program (:mod:`psyphy_numpyro.core.infer.refit`). The
     result is a :class:`~psyphy_numpyro.LaplacePosterior` like
-    :class:`~psyphy_numpyro.LaplaceApproximation`'s with ``hessian="fisher"``
-    (the embedding's rotations get no mass for the full WPPM).
+    :class:`~psyphy_numpyro.LaplaceApproximation`'s default: the exact Hessian
+    for the MVP, the Fisher matrix for the full WPPM (whose embedding
+    rotations get no mass).
 
     Parameters
     ----------
@@ -77,6 +78,7 @@ class MAPLaplaceRefit(InferenceEngine):
         gaussian = gaussian_from_precision(params, result.precision, null)
         model_kwargs = {} if mc_samples is None else {
             "mc_samples": first_trials(mc_samples, n)}
-        posterior = LaplacePosterior(gaussian, model, trials, model_kwargs, "fisher")
+        hessian = "exact" if model.is_mvp else "fisher"
+        posterior = LaplacePosterior(gaussian, model, trials, model_kwargs, hessian)
         posterior.losses = np.asarray(result.losses)
         return posterior

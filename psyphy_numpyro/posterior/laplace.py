@@ -49,14 +49,7 @@ class LaplacePosterior(DrawsPosterior):
         self.model = model
         self.trials = trials
         self.model_kwargs = dict(model_kwargs)
-        self._unravel = unravel = ravel_pytree(result.mean)[1]
-
-        @partial(jax.jit, static_argnums=2)
-        def draw(mean, scale, n, key):
-            z = jax.random.normal(key, (n, scale.shape[1]))
-            return jax.vmap(unravel)(ravel_pytree(mean)[0] + z @ scale.T)
-
-        self._draw = draw
+        self._unravel = ravel_pytree(result.mean)[1]
 
     @property
     def cov(self) -> np.ndarray:
@@ -76,8 +69,20 @@ class LaplacePosterior(DrawsPosterior):
                 "approximation has no Gaussian to draw from; refit the MAP to "
                 'convergence (more steps), or use hessian="fisher".'
             )
-        return self._draw(self.params, self.result.scale, n, key)
+        return _draw(self.params, self.result.scale, n, key)
 
     def __repr__(self) -> str:
         sd = {k: np.round(np.asarray(v), 4).tolist() for k, v in self.stddev().items()}
         return f"LaplacePosterior(params={self.params!r}, stddev={sd})"
+
+
+@partial(jax.jit, static_argnums=2)
+def _draw(mean: dict, scale: np.ndarray, n: int, key: jax.Array) -> dict:
+    """``n`` draws of ``mean + scale z`` with ``z`` standard normal, unflattened.
+
+    At module level, so posteriors of one model share its compiled code (an
+    adaptive session builds one per refit).
+    """
+    flat, unravel = ravel_pytree(mean)
+    z = jax.random.normal(key, (n, scale.shape[1]))
+    return jax.vmap(unravel)(flat + z @ scale.T)

@@ -23,7 +23,8 @@ def closed_contour(ref: Any, angles: np.ndarray, r: np.ndarray) -> tuple:
     """``(x, y)`` of the contour ``ref + r(angle) u(angle)``, closed on its first point."""
     a = np.append(angles, angles[0])
     r = np.append(r, r[0])
-    return ref[0] + r * np.cos(a), ref[1] + r * np.sin(a)
+    with np.errstate(invalid="ignore"):  # an unreached direction (inf) plots as a gap
+        return ref[0] + r * np.cos(a), ref[1] + r * np.sin(a)
 
 
 def ring(ax: Any, ref: Any, angles: np.ndarray, lo: np.ndarray,

@@ -154,15 +154,18 @@ def map_laplace_refit(
     Returns
     -------
     RefitResult
-        ``precision`` over ``ravel_pytree(params)``, shape ``(P, P)``.
+        ``precision`` over ``ravel_pytree(params)``, shape ``(P, P)``: the
+        Gauss-Newton matrix, or for the MVP the exact Hessian (its steps use
+        the Gauss-Newton matrix, which is positive definite everywhere).
     """
     num_steps = check.positive_int("num_steps", num_steps, minimum=0)
     newton_steps = check.positive_int("newton_steps", newton_steps, minimum=0)
     learning_rate = check.positive("learning_rate", learning_rate)
     params = spec.prior.check_params(init_params, "init_params")
-    mask = jnp.asarray(mask, jnp.float32)
-    if mask.shape != (trials.ref.shape[0],):
-        raise ValueError(f"mask must have shape ({trials.ref.shape[0]},), got {mask.shape}.")
+    if np.shape(mask) != (trials.ref.shape[0],):
+        raise ValueError(f"mask must have shape ({trials.ref.shape[0]},), got "
+                         f"{np.shape(mask)}.")
+    mask = np.asarray(mask, np.float32)
     return _refit(spec, params, trials.ref, trials.probe, trials.responses, mask,
                   mc_samples, num_steps=num_steps, learning_rate=learning_rate,
                   newton_steps=newton_steps)
@@ -211,4 +214,6 @@ def _refit(spec, params, ref, probe, responses, mask, mc_samples, *, num_steps,
 
     flat, newton_losses = jax.lax.scan(newton_step, flat, None, length=newton_steps)
     losses = jnp.concatenate([adam_losses, newton_losses])
-    return RefitResult(unravel(flat), losses, precision(flat))
+    # the MVP's few parameters get the exact curvature at the end, as Laplace's
+    end = jax.hessian(loss)(flat) / scale if spec.is_mvp else precision(flat)
+    return RefitResult(unravel(flat), losses, end)

@@ -1,0 +1,143 @@
+"""MAPLaplaceRefit: the fast refit of a session, against the slow, separate routes.
+
+Its mean is checked against MAPOptimizer's MAP (SGD through NumPyro's SVI, a
+separate optimiser) and its covariance against LaplaceApproximation's Fisher
+Gaussian at the same point (reverse-mode Jacobians, a separate code path).
+"""
+
+import jax
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+
+import psyphy_numpyro as pn
+from psyphy_numpyro.core.infer.laplace import fisher_precision, rotation_directions
+from psyphy_numpyro.inference.laplace import LaplaceApproximation, MAPPosterior
+from psyphy_numpyro.inference.refit import MAPLaplaceRefit
+from psyphy_numpyro.posterior.laplace import LaplacePosterior
+
+
+def first(data, n):
+    return pn.TrialData(data.stimuli[:n], data.responses[:n])
+
+
+def laplace_at(params, model, data, hessian=None):
+    return LaplaceApproximation(hessian=hessian).from_map(MAPPosterior(params, model),
+                                                          data)
+
+
+@pytest.fixture(scope="module")
+def cold_refit(mvp_model, seed_data):
+    return MAPLaplaceRefit().fit(mvp_model, seed_data)
+
+
+# -- the MVP ---------------------------------------------------------------------------
+def test_a_cold_refit_is_the_laplace_approximation_at_the_map(
+        mvp_model, seed_data, seed_map_fit, cold_refit):
+    post = cold_refit
+    refit = MAPLaplaceRefit()
+    assert isinstance(post, LaplacePosterior) and post.hessian == "exact"  # the MVP
+    assert post.model is mvp_model
+    assert post.losses.shape == (refit.cold_steps + refit.newton_steps,)
+    np.testing.assert_array_equal(post.trials.ref, seed_data.stimuli[:, 0])
+    np.testing.assert_array_equal(post.trials.responses, seed_data.responses[:, 0])
+    # the MAP: SGD through NumPyro (seed_map_fit) is 1e-6 from scipy's optimum
+    np.testing.assert_allclose(post.params["log_diag"], seed_map_fit.params["log_diag"],
+                               atol=2e-3)
+    want = laplace_at(post.params, mvp_model, seed_data)
+    np.testing.assert_allclose(post.result.precision, want.result.precision, rtol=1e-4)
+    np.testing.assert_allclose(post.cov, want.cov, rtol=1e-4)
+    sd = np.sqrt(np.diag(post.cov))
+    draws = post.sample(4000, key=jax.random.PRNGKey(0))["log_diag"]
+    np.testing.assert_allclose(draws.mean(0), post.params["log_diag"],
+                               atol=4 * sd.max() / np.sqrt(4000))
+    np.testing.assert_allclose(np.cov(np.asarray(draws, float).T), post.cov, rtol=0.1,
+                               atol=0.1 * sd.prod())
+
+
+def test_a_warm_start_from_a_posterior_follows_the_new_answers(
+        mvp_model, seed_data, seed_map_fit, cold_refit):
+    earlier = MAPLaplaceRefit().fit(mvp_model, first(seed_data, 390))
+    target = np.asarray(seed_map_fit.params["log_diag"])  # the MAP of all 400
+    gap = np.abs(earlier.params["log_diag"] - target).max()
+    assert gap > 0.01  # the last 10 answers moved the MAP
+    refit = MAPLaplaceRefit()
+    warm = refit.fit(mvp_model, seed_data, init_params=earlier)
+    assert warm.losses.shape == (refit.steps + refit.newton_steps,)  # no cold start
+    assert np.all(np.diff(warm.losses) <= 1e-6 * abs(warm.losses[0]))
+    np.testing.assert_allclose(warm.params["log_diag"], target,
+                               atol=min(2e-3, gap / 10))
+    np.testing.assert_allclose(warm.cov, cold_refit.cov, rtol=1e-2)
+    from_dict = refit.fit(mvp_model, seed_data, init_params=dict(earlier.params))
+    np.testing.assert_array_equal(from_dict.params["log_diag"], warm.params["log_diag"])
+
+
+@pytest.mark.filterwarnings("ignore:the curvature:RuntimeWarning")  # 3 steps: no mode
+def test_refits_within_one_bucket_share_one_compiled_program(mvp_model, seed_data,
+                                                             no_compilation):
+    refit = MAPLaplaceRefit(cold_steps=3, newton_steps=0)  # a small program of its own
+    refit.fit(mvp_model, first(seed_data, 300))  # compiles for the bucket of 512
+    with no_compilation():
+        post = refit.fit(mvp_model, first(seed_data, 310))
+        refit.fit(mvp_model, first(seed_data, 400))
+    assert len(post.trials.ref) == 310
+    with pytest.raises(AssertionError, match="_refit"), no_compilation():
+        refit.fit(mvp_model, first(seed_data, 200))  # the bucket of 256: compiles
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"steps": -1}, ValueError), ({"cold_steps": 1.5}, TypeError),
+    ({"newton_steps": -2}, ValueError), ({"learning_rate": 0.0}, ValueError),
+    ({"seed": -1}, ValueError), ({"seed": 0.5}, TypeError),
+])
+def test_bad_settings_are_refused(kwargs, error):
+    with pytest.raises(error, match=next(iter(kwargs))):
+        MAPLaplaceRefit(**kwargs)
+
+
+def test_data_of_another_dimension_is_refused(mvp_model, no_compilation):
+    data = pn.TrialData(np.zeros((5, 2, 3)), np.ones(5, int))
+    with no_compilation(), pytest.raises(ValueError):
+        MAPLaplaceRefit().fit(mvp_model, data)
+
+
+# -- the full WPPM ---------------------------------------------------------------------
+@pytest.mark.slow  # compiles the full WPPM's Adam, Gauss-Newton and Jacobian
+def test_a_full_wppm_refit_gives_no_mass_to_the_rotations_and_can_be_sampled():
+    task = pn.OddityTask(config=pn.OddityTaskConfig(estimator="quadrature"))
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2), task, pn.GaussianNoise())
+    truth = model.init_params(jax.random.PRNGKey(3))
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(-0.7, 0.7, (150, 2))
+    probe = np.clip(ref + rng.normal(0.0, 0.05, ref.shape), -1.0, 1.0)
+    y = pn.simulate_responses(jax.random.PRNGKey(1), model, truth, ref, probe)
+    data = pn.TrialData(np.stack([ref, probe], axis=1), y)
+
+    post = MAPLaplaceRefit().fit(model, data)
+    flat = np.asarray(ravel_pytree(post.params)[0], float)
+    P = flat.size
+    assert P == 3 * 3 * 2 * 3
+    null = post.result.null_directions
+    assert null.shape == (P, 3)
+    rot = rotation_directions(post.params, "W")
+    np.testing.assert_allclose(null @ null.T, rot @ rot.T, atol=1e-6)  # same span
+    np.testing.assert_allclose(post.cov @ null, 0.0, atol=1e-8 * np.abs(post.cov).max())
+    assert post.result.scale is not None and post.result.eigenvalues[0] > 0
+    losses = post.losses[MAPLaplaceRefit().cold_steps:]  # the Gauss-Newton steps
+    assert np.all(np.diff(losses) <= 1e-6 * abs(losses[0]))
+
+    trials = model.trials(data)
+    H = fisher_precision(model, post.params, trials)  # reverse mode, by directions
+    np.testing.assert_allclose(post.result.precision, H, rtol=1e-3,
+                               atol=1e-4 * np.abs(H).max())
+    want = laplace_at(post.params, model, data)
+    np.testing.assert_allclose(post.cov, want.cov, rtol=1e-2,
+                               atol=1e-3 * np.abs(want.cov).max())
+
+    draws = post.sample(2000, key=jax.random.PRNGKey(0))
+    assert draws["W"].shape == (2000, *model.prior.shape)
+    offsets = np.asarray(jax.vmap(lambda d: ravel_pytree(d)[0])(draws), float) - flat
+    assert np.all(np.isfinite(offsets))
+    np.testing.assert_allclose(offsets @ null, 0.0, atol=1e-4 * np.abs(offsets).max())
+    np.testing.assert_allclose(np.cov(offsets.T), post.cov, rtol=0.0,
+                               atol=0.15 * np.abs(post.cov).max())
