@@ -172,7 +172,11 @@ class ExperimentSession:
         self._ahead: dict[int, concurrent.futures.Future] = {}
         self._precompile = bool(precompile) and isinstance(refit, MAPLaplaceRefit)
         if not self.store.created:
-            self._restore()
+            try:
+                self._restore()
+            except BaseException:  # release the file's lock for the next try
+                self.close()
+                raise
         if self.posterior is None:
             self._compile_ahead(max(self.warmup, self.num_answered, 1), first=True)
 

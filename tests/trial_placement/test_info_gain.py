@@ -147,6 +147,22 @@ def test_proposals_from_laplace_and_svi_replay_from_seed_and_index(mvp_fits):
         assert not np.array_equal(other.propose(posterior, 6).to_numpy(), a)
 
 
+def test_nuts_and_stored_draws_are_accepted_and_agree_with_laplace(mvp_fits):
+    # the same draws behind two posterior kinds give the same proposal: the
+    # placement sees only .model and .sample
+    from psyphy_numpyro.posterior.draws import StoredPosterior
+
+    model, laplace = mvp_fits["model"], mvp_fits["laplace"]
+    nuts = pn.NUTSSampler(num_warmup=50, num_samples=50, num_chains=1,
+                          progress_bar=False).fit(model, laplace.trials)
+    settings = {"num_candidates": 48, "num_draws": 16, "seed": 1}
+    batch = InfoGainPlacement(model, **settings).propose(nuts, 4).to_numpy()
+    assert batch.shape == (4, 2, 2) and len(np.unique(batch.reshape(4, -1), axis=0)) == 4
+    stored = StoredPosterior(model, nuts.params, nuts.samples)
+    np.testing.assert_array_equal(
+        InfoGainPlacement(model, **settings).propose(stored, 4).to_numpy(), batch)
+
+
 @pytest.mark.parametrize("criterion", ["bald", "threshold"])
 def test_batch_is_not_copies_of_one_trial(criterion):
     model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2))
