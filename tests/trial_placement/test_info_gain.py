@@ -147,6 +147,7 @@ def test_proposals_from_laplace_and_svi_replay_from_seed_and_index(mvp_fits):
         assert not np.array_equal(other.propose(posterior, 6).to_numpy(), a)
 
 
+@pytest.mark.slow  # a NUTS run
 def test_nuts_and_stored_draws_are_accepted_and_agree_with_laplace(mvp_fits):
     # the same draws behind two posterior kinds give the same proposal: the
     # placement sees only .model and .sample
