@@ -21,6 +21,7 @@ from psyphy_numpyro.core.bands import (
     threshold_bands,
 )
 from psyphy_numpyro.core.basis import chebyshev_basis
+from psyphy_numpyro.core.caches import clear_caches
 from psyphy_numpyro.core.covariance import diagonal_covariance, mahalanobis
 from psyphy_numpyro.core.design import comparisons_along_directions, reference_points
 from psyphy_numpyro.core.gauge import align_embedding
@@ -191,4 +192,6 @@ __all__ = [
     "ExperimentSession",
     "InfoGainPlacement",
     "MAPLaplaceRefit",
+    # memory
+    "clear_caches",
 ]

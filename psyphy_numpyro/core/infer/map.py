@@ -101,6 +101,11 @@ _RUNNERS: OrderedDict = OrderedDict()
 _MAX_RUNNERS = 16
 
 
+def clear_runners() -> None:
+    """Forget the compiled SVI loops (the next fit of each shape compiles again)."""
+    _RUNNERS.clear()
+
+
 def _runner(model, optimizer, chunk: int, signature) -> _Runner:
     """Compiled SVI init and update loop, cached per model, optimizer and shapes.
 
