@@ -10,7 +10,6 @@ number of answers, and each strategy's final threshold field beside the truth.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -205,9 +204,9 @@ def run_experiment(
 
     Every setting is checked before any JAX work. The simulated observer is
     ``truth`` when given, else the model's prior draw from ``truth_seed``.
-    Posterior strategies refit every ``batch`` answers; the space-filling
-    ones every ``gcd(warmup, eval_every)`` answers, so that every evaluation
-    sees a fit of all the answers so far.
+    Refits follow :func:`~psyphy_numpyro.experiment.simulate.run_simulated_session`:
+    every ``batch`` answers for the posterior strategies, and for the
+    space-filling ones exactly where an evaluation needs a fit of all answers.
 
     Parameters
     ----------
@@ -283,7 +282,6 @@ def run_experiment(
     for path in sessions.values():
         for tail in ("", "-wal", "-shm"):
             Path(f"{path}{tail}").unlink(missing_ok=True)
-    space_refit = math.gcd(warmup, eval_every)
     runs, files = {}, {}
     for strategy in strategies:
         posterior_strategy = strategy in ("bald", "threshold")
@@ -291,7 +289,6 @@ def run_experiment(
         runs[strategy] = run = run_simulated_session(
             sessions[strategy], model, truth_params, strategy=strategy,
             num_trials=trials, batch_size=batch, warmup=warmup,
-            refit_every=None if posterior_strategy else space_refit,
             eval_every=eval_every, seed=seed,
             placement_options=options if posterior_strategy else None,
             progress_bar=progress)

@@ -250,7 +250,7 @@ class ExperimentSession:
                     f"max_trials={self.max_trials} trials are asked already; tell the "
                     "pending answers first.")
         proposal = self.store.num_proposals()
-        counts = self._source_counts()
+        counts = self.store.source_counts()
         warm = min(n, max(self.warmup - counts["warmup"], 0))
         if self.posterior is None and self.num_answered < max(self.warmup, 1):
             warm = n  # the warm-up is not answered yet: keep filling space
@@ -373,12 +373,6 @@ class ExperimentSession:
             self._width = self.threshold_width()
 
     # -- proposals --------------------------------------------------------------------
-    def _source_counts(self) -> dict[str, int]:
-        counts = {"warmup": 0, "placement": 0, "fallback": 0}
-        for row in self.store.trial_rows():
-            counts[row["source"]] += 1
-        return counts
-
     def _space_filling(self, n: int, counts: dict) -> tuple[np.ndarray, np.ndarray]:
         """The next ``n`` trials of the one space-filling sequence (warm-up, fallbacks)."""
         start = counts["warmup"] + counts["fallback"]

@@ -558,6 +558,12 @@ class SessionStore:
         return self._connection().execute(
             "SELECT COALESCE(MAX(proposal) + 1, 0) FROM trials").fetchone()[0]
 
+    def source_counts(self) -> dict[str, int]:
+        """Asked trials per source, every one of :data:`SOURCES` included."""
+        rows = self._connection().execute(
+            "SELECT source, COUNT(*) FROM trials GROUP BY source").fetchall()
+        return {**dict.fromkeys(SOURCES, 0), **dict(rows)}
+
     def trial_rows(self) -> list[dict]:
         """Every trial row as a dict (stimuli as lists of floats), in id order."""
         rows = self._connection().execute(

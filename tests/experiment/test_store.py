@@ -390,3 +390,15 @@ def test_refits_read_back_exactly_and_the_last_is_the_latest(tmp_path):
         assert got.params[key].dtype == np.asarray(value).dtype
         assert got.params[key].shape == np.shape(value)
         assert got.params[key].tobytes() == np.asarray(value).tobytes()  # every bit
+
+
+def test_source_counts_match_the_rows(tmp_path):
+    rng = np.random.default_rng(3)
+    with SessionStore(tmp_path / "s.sqlite", IDENTITY) as store:
+        assert store.source_counts() == {"warmup": 0, "placement": 0, "fallback": 0}
+        sources = ["warmup"] * 3 + ["placement", "fallback", "placement"]
+        store.add_asked(rng.normal(size=(6, 2)), rng.normal(size=(6, 2)), proposal=0,
+                        sources=sources)
+        rows = [r["source"] for r in store.trial_rows()]
+        assert store.source_counts() == {s: rows.count(s) for s in
+                                         ("warmup", "placement", "fallback")}
