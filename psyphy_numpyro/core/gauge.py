@@ -107,6 +107,11 @@ def align_embedding(W: Any, reference: Any) -> jnp.ndarray:
 # 2.3x slower per gradient in benchmarks/nuts_full.py.
 
 
+def can_fix_rotation(prior: Any) -> bool:
+    """Whether ``prior``'s ``W`` has enough rows (at least ``embedding_dim``)."""
+    return not prior.is_mvp and math.prod(prior.shape[:-1]) >= prior.embedding_dim
+
+
 def num_free(shape: tuple[int, ...]) -> int:
     """Free coordinates of a gauge-fixed ``W`` of ``shape``."""
     E = shape[-1]
@@ -227,7 +232,7 @@ class GaugeFixedPrior(dist.Distribution):
         if prior.is_mvp:
             raise ValueError("the MVP has no rotation symmetry to fix.")
         E = prior.embedding_dim
-        if math.prod(prior.shape[:-1]) < E:
+        if not can_fix_rotation(prior):
             raise ValueError(
                 f"fixing the rotation needs at least {E} rows of weights "
                 f"(embedding_dim), but W of shape {prior.shape} has "

@@ -40,7 +40,6 @@ from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.covariance import mahalanobis
 from psyphy_numpyro.core.intervals import central_interval
 from psyphy_numpyro.core.keys import default_mc_key
-from psyphy_numpyro.core.oddity.psyphy_draws import PROB_CLIP
 
 _MVP_NUM_ANGLES = 180
 _FULL_NUM_ANGLES = 64
@@ -300,10 +299,11 @@ def _check_criterion_full(task: Any, criterion: float | None) -> float:
     if criterion is None:
         return 0.5 * (task.chance + 1.0)
     check.open_unit_interval("criterion", criterion)
-    if not task.chance < criterion < 1.0 - PROB_CLIP:
+    if not task.chance < criterion < 1.0 - task.config.clip:
         raise ValueError(
             f"criterion must lie between the oddity task's chance level "
-            f"({task.chance:.4g}) and 1, got {criterion!r}."
+            f"({task.chance:.4g}) and its highest p(correct), 1 - clip = "
+            f"{1.0 - task.config.clip:.6g}; got {criterion!r}."
         )
     return float(criterion)
 

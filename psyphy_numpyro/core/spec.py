@@ -19,7 +19,7 @@ Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -38,15 +38,27 @@ from psyphy_numpyro.core.covariance import (
 from psyphy_numpyro.core.noise import GaussianNoise, StudentTNoise
 from psyphy_numpyro.core.numpyro_model import wppm_model
 from psyphy_numpyro.core.oddity.gaussian_mc import gaussian_draws, gaussian_mc_p_correct
-from psyphy_numpyro.core.oddity.psyphy_draws import PROB_CLIP, oddity_p_correct
+from psyphy_numpyro.core.oddity.psyphy_draws import oddity_p_correct
 from psyphy_numpyro.core.oddity.quadrature import quadrature_p_correct, quadrature_rule
 from psyphy_numpyro.core.prior import Prior
 from psyphy_numpyro.core.tasks import OddityTask, TwoAFC
 from psyphy_numpyro.core.trials import Trials, as_trials
 
-__all__ = ["Params", "WPPMSpec", "as_spec", "check_task"]
+__all__ = ["Params", "WPPMSpec", "as_spec", "check_task", "quadrature_misfit"]
 
 Params = dict[str, jnp.ndarray]
+
+
+def quadrature_misfit(prior: Prior, noise: Any, bandwidth: float) -> str | None:
+    """Why the ``"quadrature"`` rule cannot compute this model's p(correct), or None.
+
+    It needs input_dim 2, :class:`~psyphy_numpyro.core.noise.GaussianNoise`
+    and a ``bandwidth`` of at most 0.1.
+    """
+    if prior.input_dim == 2 and isinstance(noise, GaussianNoise) and bandwidth <= 0.1:
+        return None
+    return (f"it needs input_dim 2, GaussianNoise and bandwidth <= 0.1, got input_dim "
+            f"{prior.input_dim}, {type(noise).__name__} and bandwidth {bandwidth}")
 
 
 def check_task(task: Any, prior: Prior, noise: Any) -> Any:
@@ -56,14 +68,10 @@ def check_task(task: Any, prior: Prior, noise: Any) -> Any:
         names = " or ".join(t.__name__ for t in allowed)
         raise TypeError(f"task must be {names}, got {type(task).__name__}.")
     if not prior.is_mvp and task.config.estimator == "quadrature":
-        bandwidth = task.config.bandwidth
-        gaussian = isinstance(noise, GaussianNoise)
-        if prior.input_dim != 2 or not gaussian or bandwidth > 0.1:
-            raise ValueError(
-                'estimator="quadrature" needs input_dim 2, GaussianNoise and '
-                f"bandwidth <= 0.1, got input_dim {prior.input_dim}, "
-                f'{type(noise).__name__} and bandwidth {bandwidth}; use estimator="mc".'
-            )
+        misfit = quadrature_misfit(prior, noise, task.config.bandwidth)
+        if misfit is not None:
+            raise ValueError(f'estimator="quadrature" does not apply: {misfit}; use '
+                             'estimator="mc".')
     return task
 
 
@@ -147,15 +155,32 @@ class WPPMSpec:
     def estimator(self) -> str | None:
         """How the full WPPM computes p(correct) (None for the MVP).
 
-        The task's ``config.estimator``, except that ``"mc"`` with Student-t
-        noise runs on psyphy's draws (``"psyphy"``).
+        The task's ``config.estimator``, where an unset one (None) means
+        ``"mc"``, except that ``"mc"`` with Student-t noise runs on psyphy's
+        draws (``"psyphy"``). The fitters that need a deterministic density
+        use :meth:`fixed_density_spec` instead.
         """
         if self.is_mvp:
             return None
-        estimator = self.task.config.estimator
+        estimator = self.task.config.estimator or "mc"
         if estimator == "mc" and not isinstance(self.noise, GaussianNoise):
             return "psyphy"
         return estimator
+
+    def fixed_density_spec(self) -> WPPMSpec:
+        """The spec whose density NUTS, MALA, Laplace and SVI use.
+
+        With the estimator unset (None) and the ``"quadrature"`` rule
+        applicable (:func:`quadrature_misfit`), this spec with
+        ``estimator="quadrature"``: deterministic, smooth, and no draws to fix.
+        Otherwise this spec itself (an estimator chosen explicitly is kept).
+        """
+        config = None if self.is_mvp else self.task.config
+        if (config is None or config.estimator is not None
+                or quadrature_misfit(self.prior, self.noise, config.bandwidth)):
+            return self
+        config = replace(config, estimator="quadrature")
+        return replace(self, task=replace(self.task, config=config))
 
     @property
     def needs_draws(self) -> bool:
@@ -207,7 +232,7 @@ class WPPMSpec:
         return mahalanobis(cov, jnp.asarray(probe) - jnp.asarray(ref), self.diag_term)
 
     def p_correct(self, params: Params, ref, probe, mc_samples=None) -> jnp.ndarray:
-        """Full WPPM: p(correct) of each trial, clipped as psyphy does.
+        """Full WPPM: p(correct) of each trial, clipped to the task's ``config.clip``.
 
         ``mc_samples`` come from :meth:`draw_mc_samples` (None for ``"quadrature"``).
         """
@@ -222,7 +247,8 @@ class WPPMSpec:
         ``U_probe``); each trial's value depends on its own rows only.
         """
         cfg = self.task.config
-        settings = dict(diag_term=self.diag_term, bandwidth=cfg.bandwidth, clip=PROB_CLIP)
+        settings = {"diag_term": self.diag_term, "bandwidth": cfg.bandwidth,
+                    "clip": cfg.clip}
         if self.estimator == "quadrature":
             rule = quadrature_rule(*cfg.quadrature)
             return quadrature_p_correct(U_ref, U_probe, ref, probe, rule, **settings)

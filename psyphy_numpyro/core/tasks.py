@@ -14,9 +14,11 @@ import jax.numpy as jnp
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core import links as likelihood
 from psyphy_numpyro.core.keys import default_mc_key
+from psyphy_numpyro.core.oddity.psyphy_draws import PROB_CLIP
 
 ESTIMATORS = ("mc", "quadrature", "psyphy")
-"""Ways to compute the full WPPM's p(correct) (see :class:`OddityTaskConfig`)."""
+"""Ways to compute the full WPPM's p(correct) (see :class:`OddityTaskConfig`);
+``None`` leaves the choice to each use."""
 
 
 class _TanhLink:
@@ -55,11 +57,18 @@ class OddityTaskConfig:
     estimator
         How p(correct) is computed (all give the same model):
 
+        - ``None`` (default): chosen by use. Fits by SGD (``MAPOptimizer``),
+          predictions and simulation use ``"mc"``, as psyphy does; the fitters
+          that need a deterministic density (``NUTSSampler``,
+          ``LangevinSampler``, ``LaplaceApproximation``, ``SVIApproximation``)
+          use ``"quadrature"`` where it applies (input_dim 2, Gaussian noise,
+          ``bandwidth`` <= 0.1) and ``"mc"`` with fixed draws elsewhere. Their
+          posterior's ``model`` says which one it used.
         - ``"mc"``: plain Monte Carlo with ``num_samples`` draws per trial.
           With Gaussian noise it runs in the reduced form of
           :mod:`psyphy_numpyro.core.oddity.gaussian_mc` (the same estimator as
           psyphy's, many times faster); with Student-t noise it uses psyphy's
-          draws.
+          draws. Chosen explicitly, the samplers keep it and warn about the cost.
         - ``"quadrature"``: a deterministic, smooth rule
           (:mod:`psyphy_numpyro.core.oddity.quadrature`; Gaussian noise, input_dim
           2), more accurate with 144 nodes than ``"mc"`` with 2,000 samples.
@@ -69,20 +78,24 @@ class OddityTaskConfig:
     quadrature
         Nodes of the quadrature rule: ``(num_angles, num_radii, num_chords)``
         (see :func:`~psyphy_numpyro.core.oddity.quadrature.quadrature_rule`).
+    clip
+        p(correct) is clipped to ``[clip, 1 - clip]``, in [0, 0.5): psyphy's
+        1e-6 by default; Hong et al. clipped to 0.001.
     """
 
     num_samples: int = 1000
     bandwidth: float = 1e-2
     default_key_seed: int = 0
-    estimator: str = "mc"
+    estimator: str | None = None
     quadrature: tuple[int, int, int] = (6, 4, 6)
+    clip: float = PROB_CLIP
 
     def __post_init__(self) -> None:
         check.positive_int("num_samples", self.num_samples)
         check.positive("bandwidth", self.bandwidth)
-        if self.estimator not in ESTIMATORS:
+        if self.estimator is not None and self.estimator not in ESTIMATORS:
             raise ValueError(
-                f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}."
+                f"estimator must be one of {ESTIMATORS} or None, got {self.estimator!r}."
             )
         nodes = tuple(self.quadrature) if isinstance(self.quadrature, (tuple, list)) else ()
         if len(nodes) != 3:
@@ -93,6 +106,8 @@ class OddityTaskConfig:
         for n in nodes:
             check.positive_int("quadrature", n)
         object.__setattr__(self, "quadrature", tuple(int(n) for n in nodes))
+        if check.non_negative("clip", self.clip) >= 0.5:
+            raise ValueError(f"clip must lie in [0, 0.5), got {self.clip!r}.")
 
 
 @dataclass(frozen=True)

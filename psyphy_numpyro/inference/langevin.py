@@ -8,9 +8,11 @@ from typing import Any
 import numpyro
 
 from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.infer.inputs import fixed_density_model
 from psyphy_numpyro.core.infer.mala import run_mala
+from psyphy_numpyro.core.infer.progress import MALA_GRADIENTS
 from psyphy_numpyro.inference.base import InferenceEngine
-from psyphy_numpyro.inference.nuts import NUTSSampler
+from psyphy_numpyro.inference.nuts import NUTSSampler, announce_run
 from psyphy_numpyro.posterior.langevin import LangevinPosterior
 from psyphy_numpyro.posterior.posterior import MAPPosterior as MAPPosterior  # as psyphy
 
@@ -38,7 +40,8 @@ class LangevinSampler(InferenceEngine):
         ``num_warmup`` or a larger ``step_size``).
     num_chains, seed, progress_bar
         As in :class:`~psyphy_numpyro.NUTSSampler` (the same seed gives the
-        full WPPM's Monte Carlo rule the same fixed draws).
+        full WPPM's Monte Carlo rule the same fixed draws; the estimator is
+        settled, and the run's duration estimated, as NUTSSampler does it).
 
     Examples
     --------
@@ -71,13 +74,18 @@ class LangevinSampler(InferenceEngine):
             Starting point: a parameter dict or any posterior with ``.params``
             (e.g. a MAP fit). Default: the prior median.
         """
+        given = check.wppm(model)
         model, trials, init_params, keys, model_kwargs = self._fit_inputs(
-            model, data, init_params)
+            fixed_density_model(given), data, init_params)
         numpyro_model = model.numpyro_model
         if self.temperature != 1.0:
             numpyro_model = numpyro.handlers.scale(
                 numpyro_model, scale=1.0 / self.temperature
             )
+        announce_run("LangevinSampler", model, model is not given, numpyro_model,
+                     tuple(trials), model_kwargs, num_chains=self.num_chains,
+                     iterations=self.num_warmup + self.steps, gradients=MALA_GRADIENTS,
+                     progress=self.progress_bar, rng_key=keys.init)
         mcmc = run_mala(
             keys.run,
             numpyro_model,

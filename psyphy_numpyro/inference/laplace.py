@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from psyphy_numpyro.core import checks as check
-from psyphy_numpyro.core.infer.inputs import fixed_density_kwargs
+from psyphy_numpyro.core.infer.inputs import (
+    estimator_note,
+    fixed_density_kwargs,
+    fixed_density_model,
+)
 from psyphy_numpyro.core.infer.laplace import (
     HESSIANS,
     fisher_precision,
@@ -18,6 +22,7 @@ from psyphy_numpyro.core.infer.laplace import (
     laplace_approximation,
     rotation_directions,
 )
+from psyphy_numpyro.core.infer.progress import say
 from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.posterior.laplace import LaplacePosterior
 from psyphy_numpyro.posterior.posterior import MAPPosterior as MAPPosterior  # as psyphy
@@ -34,7 +39,10 @@ class LaplaceApproximation(InferenceEngine):
     seed
         Full WPPM: seed of the fixed Monte Carlo draws of the density (the
         same draws :class:`~psyphy_numpyro.NUTSSampler` uses for this seed),
-        unless the MAP posterior carries its own ``model_kwargs``.
+        unless the MAP posterior carries its own ``model_kwargs``. With the
+        estimator unset, the density uses the deterministic ``"quadrature"``
+        rule where it applies, as NUTSSampler's, and there are no draws; the
+        posterior's ``model`` carries that choice.
     fix_rotations
         Full WPPM: give no mass to the directions that rotate ``W`` in its
         embedding (see the module docstring). False inverts the whole matrix.
@@ -92,7 +100,8 @@ class LaplaceApproximation(InferenceEngine):
                 "map_posterior must be a MAP fit with .params and .model (e.g. from "
                 f"MAPOptimizer.fit), got {type(map_posterior).__name__}."
             )
-        model = check.wppm(map_posterior.model, "map_posterior.model")
+        given = check.wppm(map_posterior.model, "map_posterior.model")
+        model = fixed_density_model(given)
         params = model.prior.check_params(map_posterior.params, "map_posterior.params")
         if data is None:
             trials = getattr(map_posterior, "trials", None)
@@ -103,9 +112,11 @@ class LaplaceApproximation(InferenceEngine):
                 )
         else:
             trials = model.trials(data)
-        model_kwargs = getattr(map_posterior, "model_kwargs", None) or (
-            fixed_density_kwargs(model, trials, self.seed)
-        )
+        carried = None if model is not given else getattr(map_posterior, "model_kwargs",
+                                                           None)
+        model_kwargs = carried or fixed_density_kwargs(model, trials, self.seed)
+        if model is not given:
+            say(f"LaplaceApproximation: {estimator_note(model, True)}.", once=True)
         null = None
         if self.fix_rotations and not model.is_mvp:
             null = rotation_directions(params, model.prior.site)

@@ -1,15 +1,80 @@
-"""``NUTSSampler``: full posteriors with NUTS (psyphy has no sampler of its own)."""
+"""``NUTSSampler``: full posteriors with NUTS (psyphy has no sampler of its own).
+
+On the full WPPM a sampler first settles how p(correct) is computed (with
+the estimator unset, the deterministic ``"quadrature"`` rule where it
+applies; :func:`~psyphy_numpyro.core.infer.inputs.fixed_density_model`) and
+then, before sampling, says how long the run should take
+(:func:`announce_run`), warning when a Monte Carlo estimator makes it slow.
+"""
 
 from __future__ import annotations
 
 import warnings
 from typing import Any
 
+import jax
+
 from psyphy_numpyro.core import checks as check
-from psyphy_numpyro.core.gauge import gauge_fixed_model, principal_frame
+from psyphy_numpyro.core.gauge import can_fix_rotation, gauge_fixed_model, principal_frame
+from psyphy_numpyro.core.infer.inputs import estimator_note, fixed_density_model
 from psyphy_numpyro.core.infer.mcmc import gauge_fixed_starts, rotated_starts, run_nuts
+from psyphy_numpyro.core.infer.progress import (
+    NUTS_GRADIENTS,
+    RunEstimate,
+    say,
+    time_gradient,
+)
+from psyphy_numpyro.core.spec import quadrature_misfit
 from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.posterior.mcmc import NUTSPosterior
+
+#: Seconds beyond which a run with a Monte Carlo estimator warns even when no
+#: deterministic rule applies to the model.
+LONG_RUN_SECONDS = 600.0
+
+
+def announce_run(fitter: str, model: Any, switched: bool, numpyro_model: Any,
+                 model_args: tuple, model_kwargs: dict, *, num_chains: int,
+                 iterations: int, gradients: tuple[int, int, int],
+                 progress: bool, rng_key: jax.Array) -> RunEstimate | None:
+    """Before an MCMC run of the full WPPM: its estimated duration, said and warned.
+
+    With ``progress``, one line on stderr gives the estimate
+    (:class:`~psyphy_numpyro.core.infer.progress.RunEstimate`, from the timed
+    gradient of ``numpyro_model``) and the estimator. With a Monte Carlo
+    estimator a ``UserWarning`` gives the estimate and what to change, when
+    ``"quadrature"`` would apply (the Monte Carlo rule was chosen explicitly)
+    or the run should take over :data:`LONG_RUN_SECONDS`. Nothing is timed for
+    the MVP, or without progress output for a deterministic estimator.
+    """
+    monte_carlo = not model.is_mvp and model.needs_draws
+    if model.is_mvp or not (progress or monte_carlo):
+        return None
+    # vectorised chains evaluate every chain's gradient at once, parallel ones one each
+    together = 1 if jax.local_device_count() >= num_chains else num_chains
+    seconds = time_gradient(rng_key, numpyro_model, model_args, model_kwargs, together)
+    estimate = RunEstimate(seconds, iterations, gradients)
+    num_trials = int(model_args[0].shape[0])
+    if progress:
+        say(f"{fitter}: {num_chains} chain(s) x {iterations} iterations on {num_trials} "
+            f"trials, {estimator_note(model, switched)}: {estimate.describe()}.")
+    config = model.task.config
+    misfit = quadrature_misfit(model.prior, model.noise, config.bandwidth)
+    if monte_carlo and (misfit is None or estimate.seconds[1] > LONG_RUN_SECONDS):
+        if misfit is None:
+            fix = ('estimator="quadrature" applies to this model, deterministic and '
+                   "faster: pass OddityTaskConfig(estimator=\"quadrature\"), or leave "
+                   "estimator unset.")
+        else:
+            fix = (f"No deterministic rule applies ({misfit}); fewer draws per trial "
+                   "(num_samples), trials or iterations shorten it.")
+        check.warn(
+            f"{fitter} on the full WPPM with Monte Carlo p(correct) (estimator="
+            f"{model.estimator!r}, {config.num_samples} fixed draws per trial, a "
+            f"rough density for a gradient sampler): {num_chains} chain(s) x "
+            f"{iterations} iterations, {estimate.describe()}. {fix}"
+        )
+    return estimate
 
 
 class NUTSSampler(InferenceEngine):
@@ -24,13 +89,25 @@ class NUTSSampler(InferenceEngine):
     target_accept_prob, dense_mass
         NUTS settings.
     progress_bar
-        Show NumPyro's progress bar.
+        Show NumPyro's progress bar, started after compilation; for the full
+        WPPM, first a line with the run's estimated duration.
     fix_rotations
         Full WPPM: sample ``W`` with its embedding rotation fixed
         (:func:`~psyphy_numpyro.core.gauge.gauge_fixed_model`). Every
         rotation-invariant readout has the same posterior, ``W``'s entries are
         identified, and NUTS no longer wanders along the rotations, which
-        makes its trajectories much shorter.
+        makes its trajectories much shorter. ``None`` (default): True for the
+        full WPPM when ``W`` has at least ``embedding_dim`` rows (basis degree
+        1 or more), otherwise False; False for the MVP, which has no rotations.
+
+    Notes
+    -----
+    For the full WPPM with the estimator unset
+    (``OddityTaskConfig(estimator=None)``, the default), p(correct) is
+    computed by the deterministic ``"quadrature"`` rule where it applies
+    (input_dim 2, Gaussian noise); the posterior's ``model`` carries that
+    choice. A Monte Carlo estimator chosen explicitly is kept, with a warning
+    that gives the estimated run time.
 
     Examples
     --------
@@ -47,9 +124,9 @@ class NUTSSampler(InferenceEngine):
         target_accept_prob: float = 0.8,
         dense_mass: bool = False,
         progress_bar: bool = True,
-        fix_rotations: bool = False,
+        fix_rotations: bool | None = None,
     ) -> None:
-        self.fix_rotations = bool(fix_rotations)
+        self.fix_rotations = None if fix_rotations is None else bool(fix_rotations)
         self._keep_run_settings(seed=seed, progress_bar=progress_bar,
                                 num_chains=num_chains, num_warmup=num_warmup)
         self.num_samples = check.positive_int("num_samples", num_samples)
@@ -66,19 +143,23 @@ class NUTSSampler(InferenceEngine):
         init_params
             Starting point: a parameter dict or any posterior with ``.params``
             (e.g. a MAP fit). Default: the prior median. For the full WPPM
-            with several chains, chain ``c > 0`` starts at ``W`` turned by a
-            random rotation of the embedding (:func:`rotated_starts`): the
-            same density, a different point. With ``fix_rotations``, chains
-            start at the fit and copies jittered by a tenth of the prior sd,
-            or, without ``init_params``, at prior draws.
+            (rotations fixed by default), chains start at the fit and copies
+            jittered by a tenth of the prior sd, or, without ``init_params``,
+            at prior draws; with ``fix_rotations=False`` and several chains,
+            chain ``c > 0`` starts at ``W`` turned by a random rotation of the
+            embedding (:func:`rotated_starts`): the same density, a different
+            point.
         """
-        model, trials, init_params, keys, model_kwargs = self._fit_inputs(
-            model, data, init_params)
-        numpyro_model, chain_init = model.numpyro_model, None
-        if self.fix_rotations and model.is_mvp:
+        given = check.wppm(model)
+        if self.fix_rotations and given.is_mvp:
             raise ValueError("fix_rotations=True needs the full WPPM: the MVP has no "
                              "rotation symmetry.")
-        if self.fix_rotations:
+        fix_rotations = (can_fix_rotation(given.prior) if self.fix_rotations is None
+                         else self.fix_rotations)
+        model, trials, init_params, keys, model_kwargs = self._fit_inputs(
+            fixed_density_model(given), data, init_params)
+        numpyro_model, chain_init = model.numpyro_model, None
+        if fix_rotations:
             # the block: the principal axes of the start, pooling every row
             frame = (None if init_params is None else
                      principal_frame(init_params["W"], model.prior.stddev()))
@@ -92,6 +173,11 @@ class NUTSSampler(InferenceEngine):
             chain_init = {"W": rotated_starts(init_params["W"], keys.starts,
                                               self.num_chains)}
             init_params = None
+        announce_run("NUTSSampler", model, model is not given, numpyro_model,
+                     tuple(trials), model_kwargs, num_chains=self.num_chains,
+                     iterations=self.num_warmup + self.num_samples,
+                     gradients=NUTS_GRADIENTS, progress=self.progress_bar,
+                     rng_key=keys.init)
         mcmc = run_nuts(
             keys.run,
             numpyro_model,

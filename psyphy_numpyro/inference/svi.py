@@ -8,6 +8,8 @@ import numpy as np
 import optax
 
 from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.infer.inputs import estimator_note, fixed_density_model
+from psyphy_numpyro.core.infer.progress import say
 from psyphy_numpyro.core.infer.svi import check_guide, fit_svi
 from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.posterior.svi import SVIPosterior
@@ -38,6 +40,8 @@ class SVIApproximation(InferenceEngine):
     seed
         Seed of the fit; for the full WPPM also of the fixed Monte Carlo draws
         (the same draws :class:`~psyphy_numpyro.NUTSSampler` uses for this seed).
+        With the estimator unset, the full WPPM's density uses the
+        deterministic ``"quadrature"`` rule where it applies, as NUTSSampler's.
     progress_bar
         Show a tqdm progress bar (the name NUTS and NumPyro use).
 
@@ -80,8 +84,11 @@ class SVIApproximation(InferenceEngine):
             (e.g. a MAP fit). Default: a draw from the prior, as
             :class:`~psyphy_numpyro.MAPOptimizer` starts.
         """
+        given = check.wppm(model)
         model, trials, init_params, keys, model_kwargs = self._fit_inputs(
-            model, data, init_params)
+            fixed_density_model(given), data, init_params)
+        if self.progress_bar and model is not given:
+            say(f"SVIApproximation: {estimator_note(model, True)}.", once=True)
         if init_params is None:
             init_params = model.init_params(keys.init)
         init_params = model.prior.check_params(init_params, "init_params")

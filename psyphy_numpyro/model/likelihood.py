@@ -69,7 +69,8 @@ class BernoulliTaskLikelihood(TaskLikelihood, ABC):
         responses = jnp.asarray(data.responses)
         responses = responses[:, 0] if responses.ndim == 2 else responses
         (p,) = self._per_trial(params, data.stimuli, model, default_draw_key(key))
-        return jnp.sum(dist.Bernoulli(probs=p).log_prob(responses.astype(jnp.int32)))
+        # psyphy's formula, log(1 - p) included, so that values agree to the bit
+        return jnp.sum(jnp.where(responses == 1, jnp.log(p), jnp.log(1.0 - p)))
 
     def simulate(self, params: Any, stimuli: Any, model: Any, *, key: Any) -> Any:
         """Simulated answers ``(responses, (p_correct,))`` for trials ``(N, k_stim, d)``."""

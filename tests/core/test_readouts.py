@@ -251,3 +251,11 @@ def test_covariance_field_of_the_mvp_is_constant(mvp_model, seed_truth):
                                rtol=1e-6)
     with pytest.raises(ValueError, match="shape"):
         covariance_field(mvp_model, seed_truth, np.zeros((5, 3)))
+
+
+def test_full_criterion_must_lie_below_the_tasks_clip():
+    task = pn.OddityTask(config=pn.OddityTaskConfig(num_samples=8, clip=0.01))
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1), task)
+    params = model.init_params(jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match=r"1 - clip = 0\.99; got 0\.995"):
+        pn.threshold_contour(model, params, ref=[0.0, 0.0], criterion=0.995)

@@ -152,3 +152,37 @@ def test_default_criteria_sit_halfway_between_floor_and_one():
 def test_components_reject_non_positive_settings(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
+
+
+def test_an_unset_estimator_is_psyphys_monte_carlo_rule():
+    # psyphy 0.0.5's positional signature; the estimator, ours, stays unset
+    config = pn.OddityTaskConfig(500, 2e-2, 3)
+    assert (config.num_samples, config.bandwidth, config.default_key_seed,
+            config.estimator) == (500, 2e-2, 3, None)
+    full = pn.Prior(input_dim=2, basis_degree=1)
+    unset = pn.WPPM(full, pn.OddityTask(config))
+    mc = pn.WPPM(full, pn.OddityTask(pn.OddityTaskConfig(500, 2e-2, 3, estimator="mc")))
+    assert unset.estimator == mc.estimator == "mc" and unset.needs_draws
+    assert pn.WPPM(full, pn.OddityTask(config), pn.StudentTNoise()).estimator == "psyphy"
+    assert pn.WPPM(task=pn.OddityTask(config)).estimator is None  # the MVP
+    # the same draws and the same p(correct) as an explicit "mc"
+    params = unset.init_params(jax.random.PRNGKey(0))
+    ref = jnp.array([[0.1, -0.2], [0.4, 0.4]])
+    key = jax.random.PRNGKey(1)
+    np.testing.assert_array_equal(
+        unset.p_correct(params, ref, ref + 0.1, unset.draw_mc_samples(key, 2)),
+        mc.p_correct(params, ref, ref + 0.1, mc.draw_mc_samples(key, 2)))
+    with pytest.raises(ValueError, match="or None"):
+        pn.OddityTaskConfig(estimator="auto")
+
+
+def test_the_p_correct_clip_is_a_checked_setting():
+    from psyphy_numpyro.core.oddity.psyphy_draws import PROB_CLIP
+
+    assert pn.OddityTaskConfig().clip == PROB_CLIP == 1e-6  # psyphy's bound
+    assert pn.OddityTaskConfig(clip=1e-3).clip == 1e-3  # Hong et al.'s
+    assert pn.OddityTaskConfig(clip=0.0).clip == 0.0  # the raw estimate
+    for bad, exc in ((0.5, ValueError), (-1e-3, ValueError), (float("nan"), ValueError),
+                     ("0.001", TypeError)):
+        with pytest.raises(exc, match="clip"):
+            pn.OddityTaskConfig(clip=bad)

@@ -10,6 +10,7 @@ import pytest
 from numpyro.infer.util import log_density
 
 import psyphy_numpyro as pn
+from psyphy_numpyro.core.idata import group_names
 from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
 from psyphy_numpyro.posterior.parameter_posterior import ParameterPosterior
 
@@ -42,7 +43,7 @@ def test_mala_temperature_divides_the_potential(mvp_model, seed_data):
         np.testing.assert_allclose(energy[i], -float(log_joint) / 2.0, rtol=1e-5)
     # the per-trial log-likelihood stays untempered
     idata = post.to_inference_data(posterior_predictive=False)
-    assert {"posterior", "log_likelihood", "sample_stats"} <= set(idata.groups())
+    assert {"posterior", "log_likelihood", "sample_stats"} <= set(group_names(idata))
     assert idata.posterior["log_diag"].dims == ("chain", "draw", "dim")
     want = mvp_model.log_likelihood({"log_diag": post.samples["log_diag"][7]}, trials)
     np.testing.assert_allclose(idata.log_likelihood["y"][0, 7], want, rtol=1e-5)

@@ -100,11 +100,18 @@ def test_full_wppm_laplace_and_svi_smoke():
 
     laplace = LaplaceApproximation().from_map(pn.MAPPosterior(params, model), data)
     assert laplace.hessian == "fisher"
+    # the estimator unset: the deterministic quadrature rule, no draws to fix
+    assert laplace.model.estimator == "quadrature" and laplace.model_kwargs == {}
+    assert model.estimator == "mc"  # the MAP's model is untouched
+    chosen = pn.WPPM(model.prior, pn.OddityTask(config=pn.OddityTaskConfig(
+        num_samples=20, estimator="mc")))  # kept when chosen: fixed draws
+    kept = LaplaceApproximation().from_map(pn.MAPPosterior(params, chosen), data)
+    assert kept.model is chosen and set(kept.model_kwargs) == {"mc_samples"}
     # the Fisher precision, from reverse mode only, against jax.jacrev
-    trials, noise = laplace.trials, laplace.model_kwargs["mc_samples"]
+    trials = laplace.trials
 
     def logits(W):
-        return model.trial_logits({"W": W}, trials.ref, trials.probe, noise)
+        return laplace.model.trial_logits({"W": W}, trials.ref, trials.probe)
 
     J = np.asarray(jax.jacrev(logits)(params["W"])).reshape(100, -1)
     p = np.asarray(jax.nn.sigmoid(logits(params["W"])))
@@ -123,6 +130,7 @@ def test_full_wppm_laplace_and_svi_smoke():
 
     svi = SVIApproximation("lowrank", steps=50, learning_rate=1e-3, progress_bar=False)
     post = svi.fit(model, data, init_params=params)
+    assert post.model.estimator == "quadrature" and post.model_kwargs == {}
     assert np.all(np.isfinite(post.losses))
     assert post.sample(4, key=jax.random.PRNGKey(1))["W"].shape == (4, 3, 3, 2, 3)
     for fit in (laplace, post):

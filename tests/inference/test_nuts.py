@@ -113,18 +113,30 @@ def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
     assert np.all(np.diagonal(rows, 0, 2, 3) > 0)
 
 
+def full_data(model, n=60):
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(-0.8, 0.8, (n, 2))
+    probe = np.clip(ref + rng.normal(0.0, 0.1, (n, 2)), -1, 1)
+    y = pn.simulate_responses(jax.random.PRNGKey(2), model,
+                              model.init_params(jax.random.PRNGKey(1)), ref, probe)
+    return pn.TrialData(np.stack([ref, probe], 1), y)
+
+
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
-def test_nuts_on_the_full_model_with_fixed_draws(random_trials):
+def test_nuts_on_the_full_model_with_fixed_draws():
+    # "mc" chosen explicitly: kept (fixed draws), with a warning before
+    # sampling that gives the estimated run time and the faster rule
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1),
-                    pn.OddityTask(config=pn.OddityTaskConfig(num_samples=50)))
+                    pn.OddityTask(config=pn.OddityTaskConfig(num_samples=50,
+                                                             estimator="mc")))
     truth = model.init_params(jax.random.PRNGKey(1))
-    stimuli, _ = random_trials(2, n=60)
-    y = pn.simulate_responses(jax.random.PRNGKey(2), model, truth, stimuli[:, 0],
-                              stimuli[:, 1])
-    data = pn.TrialData(stimuli, y)
-    post = pn.NUTSSampler(num_warmup=40, num_samples=30, num_chains=2,
-                          progress_bar=False).fit(model, data, init_params=truth)
+    data = full_data(model)
+    with pytest.warns(UserWarning, match=r"(?s)Monte Carlo p\(correct\).*about .* "
+                      r"gradients per iteration.*estimator=\"quadrature\" applies"):
+        post = pn.NUTSSampler(num_warmup=40, num_samples=30, num_chains=2,
+                              progress_bar=False).fit(model, data, init_params=truth)
+    assert post.model is model and set(post.model_kwargs) == {"mc_samples"}
     assert post.samples["W"].shape == (60, 2, 2, 2, 3)
     # the point estimate is one of the draws (the mean of W would collapse the field)
     assert np.any(np.all(np.asarray(post.samples["W"]) == np.asarray(post.params["W"]),
@@ -138,3 +150,36 @@ def test_nuts_on_the_full_model_with_fixed_draws(random_trials):
     want = model.log_likelihood(draw, post.trials, post.model_kwargs["mc_samples"])
     np.testing.assert_allclose(idata.log_likelihood["y"][0, 5], want, rtol=1e-4,
                                atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
+def test_full_wppm_nuts_defaults_to_quadrature_with_the_rotation_fixed(capsys):
+    # The README's sampler on a full model with the default task: the
+    # deterministic rule and the gauge-fixed sampler, said before sampling.
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1))
+    data = full_data(model)
+    post = pn.NUTSSampler(num_warmup=30, num_samples=20, num_chains=2).fit(model, data)
+    said = capsys.readouterr().err
+    assert ("NUTSSampler: 2 chain(s) x 50 iterations on 60 trials, p(correct) by "
+            "'quadrature' (chosen for a deterministic density" in said)
+    assert "gradients per iteration" in said and said.index("about") < said.index(
+        "compiling the sampler")
+    assert model.task.config.estimator is None  # the given model is untouched
+    assert post.model.task.config == pn.OddityTaskConfig(estimator="quadrature")
+    assert post.model_kwargs == {}
+    assert "W_free" in post.mcmc.get_samples()  # sampled with the rotation fixed
+    assert post.samples["W"].shape == (40, 2, 2, 2, 3)
+    # the quadrature likelihood of a draw, as ArviZ records it
+    idata = post.to_inference_data(posterior_predictive=False)
+    draw = {"W": np.asarray(idata.posterior["W"][1, 3])}
+    np.testing.assert_allclose(idata.log_likelihood["y"][1, 3],
+                               post.model.log_likelihood(draw, post.trials),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_the_rotation_is_fixed_by_default_for_the_full_wppm_only(mvp_model, seed_data,
+                                                                  no_compilation):
+    assert pn.NUTSSampler().fix_rotations is None  # chosen by model at fit time
+    with no_compilation(), pytest.raises(ValueError, match="MVP has no rotation"):
+        pn.NUTSSampler(fix_rotations=True, progress_bar=False).fit(mvp_model, seed_data)

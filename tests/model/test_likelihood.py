@@ -85,6 +85,8 @@ def test_psyphy_style_predict_outputs_are_accepted():
     data = pn.TrialData(s, np.array([[1], [0]]))
     np.testing.assert_allclose(BareP().loglik({}, data, None), np.log(0.4) + np.log(0.6),
                                rtol=1e-6)
+    # psyphy's own test asks for its float32 value to the bit
+    assert BareP().loglik({}, data, None) == jnp.sum(jnp.log(jnp.array([0.4, 0.6])))
     zeros = pn.TrialData(s, np.zeros((2, 1)))
     np.testing.assert_allclose(ScalarAnswer().loglik({}, zeros, None),
                                2 * stats.norm.logpdf(0.0), rtol=1e-6)

@@ -2,8 +2,9 @@
 
 :mod:`.map` (SVI with ``AutoDelta`` and optax), :mod:`.mcmc` (NUTS and the
 shared MCMC policy), :mod:`.mala` (Langevin), :mod:`.svi` (Gaussian
-autoguides), :mod:`.laplace` (Gaussians from the curvature) and
-:mod:`.inputs` (the fixed Monte Carlo samples that make a density
-deterministic). Each returns an immutable result; the classes in
+autoguides), :mod:`.laplace` (Gaussians from the curvature),
+:mod:`.inputs` (the estimator and the fixed Monte Carlo samples that make a
+density deterministic) and :mod:`.progress` (progress bars that time compiled
+steps, run-time estimates). Each returns an immutable result; the classes in
 :mod:`psyphy_numpyro.inference` choose their settings.
 """

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from numpyro.infer import HMC, MCMC
 
 from psyphy_numpyro.core import checks as check
@@ -14,6 +15,21 @@ from psyphy_numpyro.core.infer.mcmc import check_run_lengths, init_strategy, run
 #: Acceptance rate the warm-up tunes the step size for: optimal for MALA
 #: (Roberts & Rosenthal, 1998).
 MALA_TARGET_ACCEPT = 0.574
+
+
+class _MALA(HMC):
+    """NumPyro's HMC whose state keeps one type from iteration to iteration.
+
+    With a fixed number of leapfrog steps, NumPyro's HMC returns ``num_steps``
+    as a weakly typed integer while its initial state holds a strong one, so
+    the loop behind a progress bar compiles a second time at its second
+    iteration, inside the bar's clock.
+    """
+
+    def sample(self, state, model_args, model_kwargs):
+        new = super().sample(state, model_args, model_kwargs)
+        return new._replace(num_steps=jax.lax.convert_element_type(
+            new.num_steps, jnp.result_type(state.num_steps)))
 
 
 def run_mala(
@@ -61,7 +77,7 @@ def run_mala(
                                                             num_chains)
     step_size = check.positive("step_size", step_size)
     adapt = num_warmup > 0
-    kernel = HMC(
+    kernel = _MALA(
         model,
         step_size=step_size,
         num_steps=1,

@@ -2,7 +2,9 @@
 
 :func:`fit_map` is the functional core; :class:`MAPOptimizer` is psyphy's
 interface over it. The SVI loop runs as ``lax.scan`` chunks inside one
-compiled function, with a tqdm progress bar advanced between chunks.
+compiled function, with a tqdm progress bar advanced between chunks; the
+chunk is compiled before the bar's clock starts
+(:mod:`~psyphy_numpyro.core.infer.progress`), so its rate is the steps'.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_sample, init_to_value
 from numpyro.infer.svi import SVIState
-from tqdm.auto import tqdm
 
 from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.infer.progress import compile_ahead, open_bar, start_clock
 from psyphy_numpyro.core.spec import WPPMSpec
 
 
@@ -95,6 +97,7 @@ class _Runner(NamedTuple):
     init: Callable
     run_chunk: Callable
     svi: SVI
+    compiled: dict  # run_chunk compiled ahead, by the signature of the SVI state
 
 
 _RUNNERS: OrderedDict = OrderedDict()
@@ -146,7 +149,7 @@ def _runner(model, optimizer, chunk: int, signature) -> _Runner:
         (state, healthy, taken), losses = jax.lax.scan(body, carry, jnp.arange(chunk))
         return state, healthy, taken, losses
 
-    runner = _Runner(init, run_chunk, svi)
+    runner = _Runner(init, run_chunk, svi, {})
     _RUNNERS[key] = runner
     if len(_RUNNERS) > _MAX_RUNNERS:
         _RUNNERS.popitem(last=False)
@@ -183,7 +186,19 @@ def _check_inputs(model: Callable[..., None], model_args: tuple, init_params: An
 
 def _signature(tree) -> tuple:
     leaves, treedef = jax.tree.flatten(tree)
-    return treedef, tuple((np.shape(x), np.result_type(x)) for x in leaves)
+    return treedef, tuple(
+        (np.shape(x), x.dtype if hasattr(x, "dtype") else np.result_type(x),
+         getattr(x, "weak_type", False)) for x in leaves)
+
+
+def _compiled_chunk(runner: _Runner, state: SVIState, model_args: tuple,
+                    model_kwargs: dict) -> Callable:
+    """The runner's ``run_chunk`` compiled for this state (kept for later fits)."""
+    key = _signature(state)
+    if key not in runner.compiled:
+        runner.compiled[key] = compile_ahead(runner.run_chunk, state, 1, model_args,
+                                             model_kwargs)
+    return runner.compiled[key]
 
 
 def fit_map(
@@ -247,9 +262,11 @@ def fit_map(
     state = runner.init(rng_key, model_args, model_kwargs, init_params)
     losses = []
     done = 0
-    with _progress(num_steps, progress_bar) as bar:
+    with open_bar(num_steps, "MAP (SVI)", progress_bar) as bar:
+        run_chunk = _compiled_chunk(runner, state, model_args, model_kwargs)
+        start_clock(bar, "MAP (SVI)")
         while done < num_steps:
-            state, healthy, taken, chunk_losses = runner.run_chunk(
+            state, healthy, taken, chunk_losses = run_chunk(
                 state, num_steps - done, model_args, model_kwargs
             )
             taken = int(taken)
@@ -283,7 +300,3 @@ def _clipped(state: SVIState) -> int | None:
 
 def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
-
-
-def _progress(total: int, enabled: bool) -> tqdm:
-    return tqdm(total=total, desc="MAP (SVI)", leave=False, disable=not enabled)

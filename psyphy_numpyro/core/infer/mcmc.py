@@ -17,6 +17,7 @@ from numpyro.infer.initialization import init_to_median, init_to_value
 
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.gauge import to_free
+from psyphy_numpyro.core.infer.progress import say
 
 #: Extra fields every run records, so ArviZ's ``sample_stats`` is complete.
 SAMPLE_STATS_FIELDS = ("diverging", "accept_prob", "num_steps", "potential_energy", "energy")
@@ -108,7 +109,11 @@ def run_kernel(rng_key: jax.Array, kernel: Any, model_args: tuple, model_kwargs:
     """Run an MCMC kernel with this package's chain policy and sample statistics.
 
     Chains run in parallel when there are enough devices and vectorised
-    otherwise; :data:`SAMPLE_STATS_FIELDS` are always recorded.
+    otherwise; :data:`SAMPLE_STATS_FIELDS` are always recorded. With the
+    progress bar on, one chain or vectorised chains are compiled before the
+    bar opens (:func:`compile_mcmc`), so its rate and remaining time are the
+    iterations'; parallel chains keep NumPyro's bars, which say ``Compiling``
+    until their first iteration.
     """
     parallel = jax.local_device_count() >= num_chains
     mcmc = MCMC(
@@ -119,9 +124,30 @@ def run_kernel(rng_key: jax.Array, kernel: Any, model_args: tuple, model_kwargs:
         chain_method="parallel" if parallel else "vectorized",
         progress_bar=progress_bar,
     )
-    mcmc.run(rng_key, *model_args, extra_fields=SAMPLE_STATS_FIELDS,
-             init_params=chain_init_params, **model_kwargs)
+    run_args = dict(extra_fields=SAMPLE_STATS_FIELDS, init_params=chain_init_params,
+                    **model_kwargs)
+    if mcmc.progress_bar and (num_chains == 1 or not parallel):
+        compile_mcmc(mcmc, rng_key, *model_args, **run_args)
+    mcmc.run(rng_key, *model_args, **run_args)
     return mcmc
+
+
+def compile_mcmc(mcmc: MCMC, rng_key: jax.Array, *model_args: Any, **run_args: Any) -> None:
+    """Initialise and compile ``mcmc`` for ``mcmc.run`` with the same arguments.
+
+    NumPyro's bar for one chain or vectorised chains counts its first
+    iteration from before that iteration's compilation, which for the full
+    WPPM takes minutes, so it starts with an estimate of hours. Compiling
+    first (NumPyro's ``MCMC._compile``, which keeps the initial state and
+    the compiled loop for a ``run`` with the same key and argument objects)
+    leaves the bar only compiled iterations to time. A line on stderr says
+    that it is compiling meanwhile.
+    """
+    if not hasattr(mcmc, "_compile"):  # a NumPyro without it: its bar as it is
+        return
+    name = type(mcmc.sampler).__name__.lstrip("_")
+    say(f"{name}: compiling the sampler (its progress bar starts after this)")
+    mcmc._compile(rng_key, *model_args, **run_args)
 
 
 def gauge_fixed_starts(model: Any, init_params: dict | None, key: jax.Array,

@@ -30,9 +30,9 @@ from numpyro.infer.autoguide import (
     AutoNormal,
 )
 from numpyro.infer.initialization import init_to_median, init_to_value
-from tqdm.auto import tqdm
 
 from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.infer.progress import compile_ahead, open_bar, start_clock
 
 #: Guide names and the NumPyro autoguides they stand for.
 GUIDES = {
@@ -167,8 +167,9 @@ def fit_svi(
 
     state = init(rng_key, model_args, model_kwargs)
     chunks, done = [], 0
-    bar = tqdm(total=num_steps, desc="SVI", leave=False, disable=not progress_bar)
-    with bar:
+    with open_bar(num_steps, "SVI", progress_bar) as bar:
+        run_chunk = compile_ahead(run_chunk, state, num_steps, model_args, model_kwargs)
+        start_clock(bar, "SVI")
         while done < num_steps:
             state, losses = run_chunk(state, num_steps - done, model_args, model_kwargs)
             chunks.append(np.asarray(losses)[: num_steps - done])
