@@ -1,8 +1,13 @@
 """Conversion of NumPyro runs to ArviZ, with explicit groups, dims and coords.
 
-Works with ArviZ 0.x (returns ``InferenceData``) and 1.x (returns
-``xarray.DataTree``); both have the same group names. ``log_likelihood`` is
-always requested, since its default differs between the two.
+Works with both ArviZ lines: 0.2x (Python 3.11; returns ``InferenceData``)
+and 1.x (Python 3.12+; returns ``xarray.DataTree``), with the same group
+names, dims and coords. ``log_likelihood`` is always written, since 1.x no
+longer adds it by default. The few calls whose spelling differs between the
+lines (listing groups, reading and writing netCDF, the interval of
+``az.summary``, the figure of a plot) have one home here:
+:func:`group_names`, :func:`read_netcdf`, :func:`write_netcdf`,
+:func:`summary`, :func:`loo_estimates`, :func:`arviz_figure`.
 """
 
 from __future__ import annotations
@@ -38,6 +43,64 @@ def import_arviz():
         import arviz
 
     return arviz
+
+
+def arviz_major() -> int:
+    """The major version of the installed ArviZ (0 or 1)."""
+    return int(import_arviz().__version__.split(".")[0])
+
+
+def group_names(idata: Any) -> tuple[str, ...]:
+    """The groups of ArviZ data of either line (``("posterior", ...)``).
+
+    ArviZ 0.x has ``idata.groups()``; on 1.x's ``xarray.DataTree``
+    ``groups`` is a property of paths (``"/posterior"``), so the children
+    are listed instead.
+    """
+    if isinstance(idata, xr.DataTree):
+        return tuple(idata.children)
+    return tuple(idata.groups())
+
+
+def write_netcdf(idata: Any, path: str) -> str:
+    """Write ArviZ data of either line to a netCDF-4 file through h5netcdf.
+
+    Both lines read the file back (:func:`read_netcdf`, ``az.from_netcdf``).
+    """
+    idata.to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+def read_netcdf(path: str):
+    """Read a netCDF file of ArviZ groups into memory, as the installed line's object.
+
+    Returns ``arviz.InferenceData`` on ArviZ 0.x and ``xarray.DataTree`` on
+    1.x, whichever line wrote the file; the file is closed on return.
+    """
+    az = import_arviz()
+    if arviz_major() >= 1:
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            return tree.load()
+    with az.rc_context({"data.load": "eager"}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not defined in the InferenceData")
+        return az.from_netcdf(path)
+
+
+def summary(idata: Any, *, var_names: list[str] | None = None, prob: float = 0.9,
+            **options: Any):
+    """``az.summary`` with a ``prob`` highest-density interval, on either line.
+
+    ArviZ 0.x names the interval ``hdi_prob`` (columns ``hdi_5%``,
+    ``hdi_95%`` for 0.9); 1.x names it ``ci_prob`` with ``ci_kind="hdi"``
+    (columns ``hdi90_lb``, ``hdi90_ub``). ``options`` (e.g.
+    ``round_to="none"``) go to ``az.summary`` as they are.
+    """
+    az = import_arviz()
+    if arviz_major() >= 1:
+        interval = {"ci_prob": prob, "ci_kind": "hdi"}
+    else:
+        interval = {"hdi_prob": prob}
+    return az.summary(idata, var_names=var_names, **interval, **options)
 
 
 #: NumPyro's extra fields under ArviZ's sample-stat names (as ``az.from_numpyro``).
@@ -154,40 +217,62 @@ def draws_to_inference_data(
             f"draws[{site!r}] must have shape (chain, draw, *{model.prior.shape}), "
             f"got {value.shape}."
         )
-    chains, num_draws = value.shape[:2]
-    flat = {site: value.reshape(chains * num_draws, *model.prior.shape)}
     kwargs = model_kwargs or {}
-    per_trial = ("chain", "draw", "trial")
-    loglik = _pointwise_log_likelihood(model, flat, tuple(trials), kwargs)
     groups = {
-        "posterior": posterior_group(model, draws),
-        "log_likelihood": {"y": (per_trial, np.asarray(loglik).reshape(chains, num_draws, -1))},
+        **posterior_groups(model, draws),
+        "log_likelihood": log_likelihood_group(model, draws, trials, kwargs),
         "sample_stats": {name: (("chain", "draw"), np.asarray(stat))
                          for name, stat in (sample_stats or {}).items()},
         **trial_groups(trials),
     }
     if posterior_predictive:
         key = default_draw_key(rng_key)
-        y = _predict_responses(model, flat, key, trials.ref, trials.probe, kwargs)
+        y = _predict_responses(model, _flat(site, value), key, trials.ref, trials.probe,
+                               kwargs)
         groups["posterior_predictive"] = {
-            "y": (per_trial, np.asarray(y).reshape(chains, num_draws, -1))}
+            "y": (("chain", "draw", "trial"), np.asarray(y).reshape(*value.shape[:2], -1))}
     return build_inference_data(groups, attrs=attrs)
 
 
-def posterior_group(model: Any, draws: Mapping) -> dict:
-    """Variables of the ``posterior`` group: ``(chain, draw, *event dims)``.
+def log_likelihood_group(model: Any, draws: Mapping, trials: Trials,
+                         model_kwargs: dict | None = None) -> dict:
+    """Variables of the ``log_likelihood`` group: ``y``, ``(chain, draw, trial)``.
 
-    The prior's site gets its event dims (``dim`` for ``log_diag``;
-    ``basis_i, basis_j, dim, embed`` for ``W``); any other site (``W_free``
-    of a gauge-fixed run) gets ``<site>_dim_<i>``.
+    NumPyro's per-trial log-likelihood of every draw of the prior's site
+    (other sites in ``draws`` are ignored), one draw at a time.
     """
     site = model.prior.site
-    out = {}
+    value = np.asarray(draws[site])
+    loglik = _pointwise_log_likelihood(model, _flat(site, value), tuple(trials),
+                                       dict(model_kwargs or {}))
+    return {"y": (("chain", "draw", "trial"),
+                  np.asarray(loglik).reshape(*value.shape[:2], -1))}
+
+
+def _flat(site: str, value: np.ndarray) -> dict:
+    """``{site: draws}`` with the leading (chain, draw) axes merged."""
+    return {site: value.reshape(-1, *value.shape[2:])}
+
+
+def posterior_groups(model: Any, draws: Mapping) -> dict:
+    """The ``posterior`` and ``unconstrained_posterior`` groups of draws by chain.
+
+    The prior's site goes to ``posterior``, dims ``(chain, draw, *event
+    dims)`` (``dim`` for ``log_diag``; ``basis_i, basis_j, dim, embed`` for
+    ``W``). Any other site is a sampler's internal coordinate (``W_free`` of
+    a gauge-fixed run) and goes to ``unconstrained_posterior`` (ArviZ's
+    group for them), dims ``<site>_dim_<i>``, out of sight of
+    ``az.summary`` and the plots, which read ``posterior``.
+    """
+    site = model.prior.site
+    out = {"posterior": {}, "unconstrained_posterior": {}}
     for name, value in draws.items():
         value = np.asarray(value)
-        extra = (model.prior.event_dims if name == site
-                 else [f"{name}_dim_{i}" for i in range(value.ndim - 2)])
-        out[name] = (("chain", "draw", *extra), value)
+        if name == site:
+            out["posterior"][name] = (("chain", "draw", *model.prior.event_dims), value)
+        else:
+            extra = [f"{name}_dim_{i}" for i in range(value.ndim - 2)]
+            out["unconstrained_posterior"][name] = (("chain", "draw", *extra), value)
     return out
 
 
@@ -202,12 +287,36 @@ def trial_groups(trials: Trials | None) -> dict:
     }
 
 
+def loo_estimates(loo: Any) -> tuple[float, float, float]:
+    """``(elpd, se, p)`` of ``az.loo``'s result on either line.
+
+    0.x returns a pandas Series (``elpd_loo``, ``se``, ``p_loo``), 1.x an
+    ``ELPDData`` object (``elpd``, ``se``, ``p``).
+    """
+    if hasattr(loo, "elpd_loo"):
+        return float(loo["elpd_loo"]), float(loo["se"]), float(loo["p_loo"])
+    return float(loo.elpd), float(loo.se), float(loo.p)
+
+
+def arviz_figure(plotted: Any):
+    """The matplotlib figure of an ArviZ plot call of either line.
+
+    0.x plot functions return an ``Axes`` or an array of them; 1.x returns a
+    ``PlotCollection``, whose figure is its ``"figure"`` visual.
+    """
+    if hasattr(plotted, "get_viz"):
+        return plotted.get_viz("figure")
+    return np.asarray(plotted).ravel()[0].figure
+
+
 def build_inference_data(groups: Mapping[str, Mapping[str, tuple]], *,
                          attrs: Mapping | None = None):
     """The InferenceData of named groups of ``(dims, array)`` variables.
 
     Every dim gets integer coordinates (as ArviZ's converters give); empty
-    groups are left out; ``attrs`` go on every group.
+    groups are left out; ``attrs`` go on every group and on the root. The
+    result is the installed ArviZ line's own object: ``arviz.InferenceData``
+    on 0.x, ``xarray.DataTree`` (the root and one child per group) on 1.x.
     """
     az = import_arviz()
     datasets = {}
@@ -216,6 +325,8 @@ def build_inference_data(groups: Mapping[str, Mapping[str, tuple]], *,
             continue
         ds = xr.Dataset(dict(variables), attrs=dict(attrs or {}))
         datasets[name] = ds.assign_coords({d: np.arange(n) for d, n in ds.sizes.items()})
+    if arviz_major() >= 1:
+        return xr.DataTree.from_dict({"/": xr.Dataset(attrs=dict(attrs or {})), **datasets})
     return az.InferenceData(attrs=dict(attrs or {}), **datasets)
 
 

@@ -13,8 +13,17 @@ File layout (format version :data:`FORMAT_VERSION`):
   (``"map"``, ``"nuts"``, ``"draws"`` or a registered kind), ``model_config``
   (JSON, :func:`model_config`) and ``fit_info`` (JSON, the kind's settings);
   the ``posterior`` group repeats ``model_config`` and the version;
-- ``posterior``: parameter draws, dims ``(chain, draw, *event dims)``; a MAP
-  fit is one chain of one draw;
+- ``posterior``: draws of the prior's site, dims ``(chain, draw, *event
+  dims)``; a MAP fit is one chain of one draw;
+- ``unconstrained_posterior``: draws of a sampler's internal coordinates
+  (``W_free`` of a gauge-fixed NUTS run), which ``az.summary`` and ArviZ's
+  plots do not read (files written before they had this group hold them in
+  ``posterior``, and load the same);
+- ``log_likelihood``: the per-trial log-likelihood ``y`` of every draw (dims
+  ``chain, draw, trial``), so ``az.loo`` works on the file itself; written
+  when the fit holds its trials and its density is fixed (a full WPPM on the
+  ``"mc"`` estimator needs the fit's stored ``mc_samples``); derived from the
+  draws and covered by the checksum;
 - ``sample_stats``: per-draw statistics under ArviZ's names (NUTS and MALA:
   ``diverging``, ``acceptance_rate``, ``n_steps``, ``tree_depth``, ``lp``,
   ``energy``);
@@ -27,7 +36,9 @@ File layout (format version :data:`FORMAT_VERSION`):
   ``mc_samples`` that NUTS conditioned the full WPPM on.
 
 The file is assembled by :func:`~psyphy_numpyro.core.idata.build_inference_data`,
-the builder every ArviZ conversion of the package uses.
+the builder every ArviZ conversion of the package uses, and is read and written
+through h5netcdf by either ArviZ line (0.2x gives ``InferenceData``, 1.x
+``xarray.DataTree``): a file written under one loads under the other.
 
 A new kind of fit (e.g. an SVI or Laplace posterior) is added with
 :func:`register_fit_format`: a function that describes the fit as a
@@ -40,7 +51,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,9 +64,12 @@ from psyphy_numpyro.core.idata import (
     ARVIZ_STAT_NAMES,
     arviz_sample_stats,
     build_inference_data,
-    import_arviz,
-    posterior_group,
+    group_names,
+    log_likelihood_group,
+    posterior_groups,
+    read_netcdf,
     trial_groups,
+    write_netcdf,
 )
 from psyphy_numpyro.core.noise import GaussianNoise, StudentTNoise
 from psyphy_numpyro.core.oddity.gaussian_mc import GaussianDraws
@@ -455,11 +468,11 @@ def save_fit(path: str | os.PathLike, fit: Any, *, num_draws: int = 1000,
                               seed=check.seed("seed", seed))
     else:
         record = fmt.write(fit)
-    idata = _to_idata(model, record, fmt.kind, config)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save_fit: the folder {directory!r} does not exist.")
-    return atomic_path(path, idata.to_netcdf)
+    idata = _to_idata(model, record, fmt.kind, config)
+    return atomic_path(path, lambda tmp: write_netcdf(idata, tmp))
 
 
 def load_fit(path: str | os.PathLike) -> Any:
@@ -483,11 +496,8 @@ def load_fit(path: str | os.PathLike) -> Any:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_fit: no file at {path!r}.")
     check_not_partial(path, "save_fit")
-    az = import_arviz()
     try:
-        with az.rc_context({"data.load": "eager"}), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*not defined in the InferenceData")
-            idata = az.from_netcdf(path)
+        idata = read_netcdf(path)
     except (OSError, ValueError) as err:
         raise ValueError(f"{path!r} is not a netCDF file written by save_fit ({err}).") \
             from None
@@ -504,7 +514,8 @@ def load_fit(path: str | os.PathLike) -> Any:
     model = model_from_config(json.loads(attrs["model_config"]))
     record = _from_idata(idata, json.loads(attrs.get("fit_info", "{}")))
     want = attrs.get("checksum")
-    got = _checksum(record, kind, attrs["model_config"], attrs.get("fit_info", "{}"))
+    got = _checksum(record, kind, attrs["model_config"], attrs.get("fit_info", "{}"),
+                    _group_arrays(idata, "log_likelihood"))
     if want != got:
         raise ValueError(
             f"{path!r}: its contents do not match the checksum written with them "
@@ -545,8 +556,10 @@ def _to_idata(model: WPPM, record: FitRecord, kind: str, config: dict):
     config_json = json.dumps(config)
     stats = {name: (("chain", "draw"), np.asarray(value))
              for name, value in record.sample_stats.items()}
+    loglik = _log_likelihood(model, record)
     groups = {
-        "posterior": posterior_group(model, record.draws),
+        **posterior_groups(model, record.draws),
+        "log_likelihood": loglik,
         "sample_stats": stats,
         "optimization": {name: (("step",), np.asarray(value))
                          for name, value in record.history.items()},
@@ -555,16 +568,37 @@ def _to_idata(model: WPPM, record: FitRecord, kind: str, config: dict):
     }
     return build_inference_data(groups, attrs={
         _VERSION_KEY: FORMAT_VERSION, "fit_kind": kind, "model_config": config_json,
-        "fit_info": info_json, "checksum": _checksum(record, kind, config_json, info_json)})
+        "fit_info": info_json,
+        "checksum": _checksum(record, kind, config_json, info_json,
+                              {name: value for name, (_, value) in loglik.items()})})
 
 
-def _checksum(record: FitRecord, kind: str, config_json: str, info_json: str) -> str:
+def _log_likelihood(model: WPPM, record: FitRecord) -> dict:
+    """The ``log_likelihood`` group of a fit's draws, or {} when it cannot be had.
+
+    Needs the fit's trials, and for a density on Monte Carlo draws (the full
+    WPPM's ``"mc"``) the ``mc_samples`` the fit stored.
+    """
+    site = model.prior.site
+    if record.trials is None or site not in record.draws:
+        return {}
+    arrays = {name: _dims(name, value)[1] for name, value in record.arrays.items()}
+    kwargs = _kwargs_from(arrays, record.info.get("model_kwargs", []))
+    if model.needs_draws and "mc_samples" not in kwargs:
+        return {}
+    return log_likelihood_group(model, record.draws, record.trials, kwargs)
+
+
+def _checksum(record: FitRecord, kind: str, config_json: str, info_json: str,
+              log_likelihood: Mapping | None = None) -> str:
     """SHA-256 of a fit's kind, configuration, settings and every array (bytes,
-    dtype, shape), as written and as read back."""
+    dtype, shape), as written and as read back (the derived log-likelihood
+    too, when the file has it)."""
     digest = hashlib.sha256("\n".join((kind, config_json, info_json)).encode())
     trials = {} if record.trials is None else record.trials._asdict()
     parts = {"draws": record.draws, "sample_stats": record.sample_stats, "trials": trials,
-             "arrays": record.arrays, "history": record.history}
+             "arrays": record.arrays, "history": record.history,
+             "log_likelihood": log_likelihood or {}}
     for group, variables in parts.items():
         for name in sorted(variables):
             array = np.ascontiguousarray(_dims(name, variables[name])[1])
@@ -573,16 +607,22 @@ def _checksum(record: FitRecord, kind: str, config_json: str, info_json: str) ->
     return "sha256:" + digest.hexdigest()
 
 
+def _group_arrays(idata: Any, group: str) -> dict:
+    """The variables of one group as plain arrays ({} when the file lacks it)."""
+    if group not in group_names(idata):
+        return {}
+    ds = idata[group]
+    return {name: ds[name].values for name in ds.data_vars}
+
+
 def _from_idata(idata: Any, info: dict) -> FitRecord:
     def arrays(group: str) -> dict:
-        if group not in idata.groups():
-            return {}
-        ds = idata[group]
-        return {name: ds[name].values for name in ds.data_vars}
+        return _group_arrays(idata, group)
 
     trials = None
-    if "constant_data" in idata.groups() and "observed_data" in idata.groups():
+    if {"constant_data", "observed_data"} <= set(group_names(idata)):
         constant = arrays("constant_data")
         trials = Trials(constant["ref"], constant["probe"], arrays("observed_data")["y"])
-    return FitRecord(arrays("posterior"), arrays("sample_stats"), trials, arrays("fit"),
+    draws = arrays("posterior") | arrays("unconstrained_posterior")
+    return FitRecord(draws, arrays("sample_stats"), trials, arrays("fit"),
                      info, arrays("optimization"))

@@ -1,7 +1,22 @@
-"""Saving fits to netCDF and loading them back: exact round trips, working objects."""
+"""Saving fits to netCDF and loading them back: exact round trips, working objects.
+
+The file is ArviZ data in its own right (az.loo and az.summary work on it), and
+a file written under one ArviZ line (0.2x on Python 3.11, 1.x on 3.12+) loads
+under the other: committed files written by each line, and, when the other
+line's interpreter is there, a round trip through it. ``python
+tests/data/test_fits.py write|check FOLDER`` writes or checks the reference
+fits (how tests/data/fixtures/ was made: ``write`` under each line).
+"""
 
 import dataclasses
+import functools
 import json
+import math
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +25,18 @@ import pytest
 from numpyro.infer.util import log_density
 
 import psyphy_numpyro as pn
+from psyphy_numpyro.core.gauge import num_free
+from psyphy_numpyro.core.idata import (
+    arviz_major,
+    build_inference_data,
+    group_names,
+    import_arviz,
+    loo_estimates,
+    read_netcdf,
+    summary,
+    write_netcdf,
+)
+from psyphy_numpyro.core.oddity.gaussian_mc import GaussianDraws
 from psyphy_numpyro.data import fits as persist
 from psyphy_numpyro.data.fits import (
     FORMAT_VERSION,
@@ -39,11 +66,12 @@ MODELS = {
 }
 
 
-def small_full_model():
+def small_full_model(estimator=None):
     # Monte Carlo draws of the same shape as MODELS["full"]'s, so the eager
     # random ops that draw them compile once for the whole file
     return pn.WPPM(pn.Prior(input_dim=2, basis_degree=1),
-                   pn.OddityTask(config=pn.OddityTaskConfig(num_samples=20)))
+                   pn.OddityTask(config=pn.OddityTaskConfig(num_samples=20,
+                                                            estimator=estimator)))
 
 
 def stimuli(input_dim, n=30, seed=0):
@@ -121,8 +149,8 @@ def test_map_round_trip_mvp(tmp_path, mvp_model, seed_data):
     assert back.losses.dtype == fit.losses.dtype and back.losses.shape == (20,)
     np.testing.assert_array_equal(back.losses, fit.losses)
     # the loss history is per step, so it sits outside sample_stats (per draw)
-    idata = pn.core.idata.import_arviz().from_netcdf(path)
-    assert "sample_stats" not in idata.groups()
+    idata = import_arviz().from_netcdf(path)
+    assert "sample_stats" not in group_names(idata)
     assert idata.optimization["loss"].dims == ("step",)
     idata.close()
     assert model_config(back.model) == model_config(mvp_model)
@@ -189,7 +217,7 @@ def test_nuts_round_trip_mvp(tmp_path, mvp_model, seed_data):
                           progress_bar=False).fit(mvp_model, seed_data)
     back = nuts_round_trip(tmp_path, post)
     # the file keeps ArviZ's own sample-stat names, as az.from_numpyro gives them
-    az = pn.core.idata.import_arviz()
+    az = import_arviz()
     stored = az.from_netcdf(str(tmp_path / "nuts.nc"))
     direct = az.from_numpyro(post.mcmc)
     assert set(stored.sample_stats.data_vars) <= set(direct.sample_stats.data_vars)
@@ -215,8 +243,8 @@ def test_nuts_round_trip_mvp(tmp_path, mvp_model, seed_data):
 
 
 def short_full_nuts(*, fix_rotations=False, start=False):
-    """A 2 x (5 + 5) NUTS run of the small full model on 30 random trials."""
-    model = small_full_model()
+    """A 2 x (5 + 5) NUTS run of the small full model ("mc") on 30 random trials."""
+    model = small_full_model("mc")
     ref, probe = stimuli(2)
     y = np.random.default_rng(1).integers(0, 2, 30)
     init = model.init_params(jax.random.PRNGKey(0)) if start else None
@@ -228,6 +256,7 @@ def short_full_nuts(*, fix_rotations=False, start=False):
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
+@pytest.mark.filterwarnings("ignore:.*Monte Carlo p\\(correct\\)")  # "mc" on purpose
 def test_nuts_round_trip_full_keeps_the_fixed_draws(tmp_path):
     _, post = short_full_nuts()
     back = nuts_round_trip(tmp_path, post)
@@ -239,6 +268,7 @@ def test_nuts_round_trip_full_keeps_the_fixed_draws(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
+@pytest.mark.filterwarnings("ignore:.*Monte Carlo p\\(correct\\)")  # "mc" on purpose
 def test_gauge_fixed_nuts_converts_and_round_trips(tmp_path):
     # fix_rotations samples W_free; W is deterministic, the trials the only
     # likelihood: ArviZ must see one log-likelihood array (for az.loo) live
@@ -257,6 +287,174 @@ def test_gauge_fixed_nuts_converts_and_round_trips(tmp_path):
                                    jax.vmap(lambda W: model.log_likelihood(
                                        {"W": W}, post.trials, fit.model_kwargs["mc_samples"]))(
                                        post.samples["W"]), rtol=1e-4, atol=1e-5)
+
+
+# -- the file as ArviZ data, on both ArviZ lines -------------------------------------
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@functools.cache
+def reference_fits():
+    """Two NUTS fits built from fixed NumPy arrays (no sampler, so the same on
+    every line): the MVP, and a gauge-fixed full WPPM ("mc", with its fixed
+    draws) whose draws hold the sampler's internal ``W_free`` beside ``W``."""
+    rng = np.random.default_rng(2026)
+
+    def stats_and_trials(model, shape, num_trials):
+        stats = {"diverging": rng.random(shape) < 0.1,
+                 "accept_prob": rng.uniform(0.5, 1.0, shape).astype(np.float32),
+                 "num_steps": rng.integers(1, 64, shape).astype(np.int32),
+                 "potential_energy": rng.normal(50.0, 3.0, shape).astype(np.float32),
+                 "energy": rng.normal(52.0, 3.0, shape).astype(np.float32)}
+        ref = rng.uniform(-0.6, 0.6, (num_trials, 2))
+        data = (ref, ref + rng.normal(0.0, 0.1, ref.shape), rng.integers(0, 2, num_trials))
+        return stats, model.trials(data)
+
+    mvp = MODELS["mvp-oddity"]()
+    draws = {"log_diag": rng.normal(-2.0, 0.3, (2, 40, 2)).astype(np.float32)}
+    stats, trials = stats_and_trials(mvp, (2, 40), 24)
+    fits = {"mvp": pn.NUTSPosterior(draws, stats, mvp, trials)}
+    full = small_full_model("mc")
+    draws = {"W": (0.1 * rng.normal(size=(2, 30, *full.prior.shape))).astype(np.float32),
+             "W_free": rng.normal(size=(2, 30, num_free(full.prior.shape))).astype(np.float32)}
+    stats, trials = stats_and_trials(full, (2, 30), 16)
+    like = jax.eval_shape(lambda key: full.draw_mc_samples(key, 16), jax.random.PRNGKey(0))
+    rotations = np.linalg.qr(rng.normal(size=like.rotations.shape))[0]
+    mc = GaussianDraws(jnp.asarray(rng.normal(size=like.points.shape), like.points.dtype),
+                       jnp.asarray(rotations, like.rotations.dtype))
+    fits["full"] = pn.NUTSPosterior(draws, stats, full, trials, {"mc_samples": mc})
+    return fits
+
+
+def check_file_is_arviz_data(path, fit):
+    """``az.from_netcdf(path)`` has the model's parameters only in ``posterior``
+    (and in ``az.summary``), and a per-trial log-likelihood that gives the live
+    conversion's ``az.loo``."""
+    az = import_arviz()
+    site = fit.model.prior.site
+    stored = az.from_netcdf(str(path))
+    try:
+        assert list(stored.posterior.data_vars) == [site]
+        internal = sorted(set(fit.draws) - {site})
+        if internal:  # the sampler's coordinates, kept where summary does not look
+            assert sorted(stored.unconstrained_posterior.data_vars) == internal
+        else:
+            assert "unconstrained_posterior" not in group_names(stored)
+        table = summary(stored, round_to="none")
+        assert len(table) == math.prod(fit.model.prior.shape)
+        assert all(label.startswith(f"{site}[") for label in table.index)
+        loglik = np.asarray(stored.log_likelihood["y"])
+        assert stored.log_likelihood["y"].dims == ("chain", "draw", "trial")
+        extra = [fit.model_kwargs["mc_samples"]] if "mc_samples" in fit.model_kwargs else []
+        draw = {site: fit.draws[site][1, 3]}
+        np.testing.assert_allclose(loglik[1, 3],
+                                   fit.model.log_likelihood(draw, fit.trials, *extra),
+                                   rtol=1e-4, atol=1e-5)
+        live = fit.to_inference_data(posterior_predictive=False)
+        with warnings.catch_warnings():  # PSIS reliability notes: the same for both
+            warnings.simplefilter("ignore")
+            np.testing.assert_allclose(loo_estimates(az.loo(stored)),
+                                       loo_estimates(az.loo(live)), rtol=1e-5)
+    finally:
+        stored.close()
+
+
+def check_written_fit(path, name):
+    """A file of :func:`reference_fits`' ``name``, written under either ArviZ
+    line, loads as the same fit and is ArviZ data of this line."""
+    want = reference_fits()[name]
+    back = load_fit(path)
+    assert isinstance(back, pn.NUTSPosterior)
+    for got, expected in [(back.draws, want.draws), (back.extra_fields, want.extra_fields),
+                          (back.trials._asdict(), want.trials._asdict()),
+                          (back.params, want.params)]:
+        assert_same_arrays(got, expected)
+    assert set(back.model_kwargs) == set(want.model_kwargs)
+    for got, expected in zip(jax.tree.leaves(back.model_kwargs),
+                             jax.tree.leaves(want.model_kwargs)):
+        assert_same_arrays({"x": got}, {"x": expected})
+    assert model_config(back.model) == model_config(want.model)
+    check_file_is_arviz_data(path, want)
+
+
+def write_reference_fits(folder):
+    for name, fit in reference_fits().items():
+        save_fit(Path(folder) / f"{name}_arviz{arviz_major()}.nc", fit, overwrite=True)
+
+
+def test_az_loo_on_a_saved_nuts_fit_equals_the_originals(tmp_path):
+    # on the file itself (its log_likelihood group) and on the reloaded fit
+    fit = reference_fits()["mvp"]
+    path = save_fit(tmp_path / "nuts.nc", fit)
+    check_file_is_arviz_data(path, fit)
+    az = import_arviz()
+    with warnings.catch_warnings():  # PSIS reliability notes: the same for both
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(
+            loo_estimates(az.loo(load_fit(path).to_inference_data(posterior_predictive=False))),
+            loo_estimates(az.loo(fit.to_inference_data(posterior_predictive=False))),
+            rtol=1e-6)
+
+
+def test_w_free_stays_out_of_the_posterior_group_and_summary(tmp_path):
+    fit = reference_fits()["full"]  # a gauge-fixed run: draws of W and W_free
+    path = save_fit(tmp_path / "new.nc", fit)
+    check_file_is_arviz_data(path, fit)
+    # the layout before unconstrained_posterior existed (every site in
+    # posterior) still loads as the same fit
+    idata = read_netcdf(path)
+    groups = {group: {name: (idata[group][name].dims, idata[group][name].values)
+                      for name in idata[group].data_vars} for group in group_names(idata)}
+    groups["posterior"] |= groups.pop("unconstrained_posterior")
+    write_netcdf(build_inference_data(groups, attrs=dict(idata.attrs)),
+                 str(tmp_path / "old.nc"))
+    assert "W_free" in read_netcdf(str(tmp_path / "old.nc")).posterior
+    back = load_fit(tmp_path / "old.nc")
+    assert_same_arrays(back.draws, fit.draws)
+    assert_same_arrays(back.params, fit.params)
+
+
+@pytest.mark.parametrize("line", [0, 1])
+@pytest.mark.parametrize("name", ["mvp", "full"])
+def test_fits_written_under_either_arviz_line_load(name, line):
+    # committed files, written by `python tests/data/test_fits.py write` under
+    # ArviZ 0.23 (Python 3.11) and 1.x (Python 3.12)
+    check_written_fit(FIXTURES / f"{name}_arviz{line}.nc", name)
+
+
+def other_line_python():
+    """The interpreter of the other ArviZ line, or None: $PSYPHY_NUMPYRO_OTHER_PYTHON,
+    else the checkout's .venv312 (from ArviZ 0.x) or .venv (from 1.x)."""
+    path = os.environ.get("PSYPHY_NUMPYRO_OTHER_PYTHON")
+    if path is None:
+        venv = ".venv312" if arviz_major() == 0 else ".venv"
+        path = Path(__file__).resolve().parents[2] / venv / "bin" / "python"
+    return str(path) if Path(path).exists() else None
+
+
+@pytest.mark.slow
+@pytest.mark.arviz_lines
+def test_fits_travel_between_the_arviz_lines(tmp_path):
+    other = other_line_python()
+    if other is None:
+        pytest.skip("no interpreter of the other ArviZ line (.venv312 or .venv)")
+
+    def run(command, folder):
+        done = subprocess.run([other, __file__, command, str(folder)], check=False,
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "JAX_PLATFORMS": "cpu"})
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout.split()
+
+    theirs, ours = tmp_path / "theirs", tmp_path / "ours"
+    theirs.mkdir()
+    ours.mkdir()
+    _, _, their_line = run("write", theirs)
+    assert int(their_line) == 1 - arviz_major()
+    for name in reference_fits():  # the other line writes, this one loads
+        check_written_fit(theirs / f"{name}_arviz{their_line}.nc", name)
+    write_reference_fits(ours)  # this line writes, the other loads
+    assert run("check", ours)[:2] == ["check", str(len(reference_fits()))]
 
 
 # -- other posteriors --------------------------------------------------------------
@@ -352,9 +550,9 @@ def test_a_registered_kind_round_trips_in_the_same_layout(tmp_path, monkeypatch,
     assert_same_arrays(back.params, fit.params)
     assert back.scale.dtype == np.int16
     np.testing.assert_array_equal(back.scale, fit.scale)
-    idata = pn.core.idata.import_arviz().from_netcdf(path)
+    idata = import_arviz().from_netcdf(path)
     assert idata.attrs["fit_kind"] == "scaled"
-    assert set(idata.groups()) == {"posterior", "fit"}
+    assert set(group_names(idata)) == {"posterior", "fit"}
     idata.close()
     with pytest.raises(ValueError, match="already registered"):
         register_fit_format("map", ScaledPoint, write, read)
@@ -362,27 +560,27 @@ def test_a_registered_kind_round_trips_in_the_same_layout(tmp_path, monkeypatch,
 
 # -- errors ------------------------------------------------------------------------
 def test_errors_name_the_problem(tmp_path, mvp_model):
-    az = pn.core.idata.import_arviz()
+    az = import_arviz()
     fit = pn.MAPPosterior({"log_diag": jnp.zeros(2)}, mvp_model)
     with pytest.raises(FileNotFoundError, match="no file"):
         load_fit(tmp_path / "missing.nc")
     (tmp_path / "text.nc").write_text("not netCDF")
     with pytest.raises(ValueError, match="not a netCDF file"):
         load_fit(tmp_path / "text.nc")
-    plain = az.from_dict(posterior={"x": np.zeros((1, 3))})
-    plain.to_netcdf(str(tmp_path / "plain.nc"))
+    plain = build_inference_data({"posterior": {"x": (("chain", "draw"), np.zeros((1, 3)))}})
+    write_netcdf(plain, str(tmp_path / "plain.nc"))
     with pytest.raises(ValueError, match="no format version"):
         load_fit(tmp_path / "plain.nc")
 
     path = save_fit(tmp_path / "fit.nc", fit)
     idata = az.from_netcdf(path)
     idata.attrs[persist._VERSION_KEY] = FORMAT_VERSION + 1
-    idata.to_netcdf(str(tmp_path / "future.nc"))
+    write_netcdf(idata, str(tmp_path / "future.nc"))
     with pytest.raises(ValueError, match=f"format version {FORMAT_VERSION + 1}"):
         load_fit(tmp_path / "future.nc")
     idata.attrs[persist._VERSION_KEY] = FORMAT_VERSION
     idata.attrs["fit_kind"] = "laplace"
-    idata.to_netcdf(str(tmp_path / "laplace.nc"))
+    write_netcdf(idata, str(tmp_path / "laplace.nc"))
     with pytest.raises(ValueError, match="kind 'laplace', which is not registered"):
         load_fit(tmp_path / "laplace.nc")
     # a MAP file relabelled as NUTS, and one whose configuration was edited to
@@ -395,11 +593,11 @@ def test_errors_name_the_problem(tmp_path, mvp_model):
             idata.attrs["fit_info"])
 
     idata.attrs["fit_kind"] = "nuts"
-    idata.to_netcdf(str(tmp_path / "relabelled.nc"))
+    write_netcdf(idata, str(tmp_path / "relabelled.nc"))
     with pytest.raises(ValueError, match="relabelled.nc.*do not match the checksum"):
         load_fit(tmp_path / "relabelled.nc")
     resign(idata)
-    idata.to_netcdf(str(tmp_path / "resigned.nc"))
+    write_netcdf(idata, str(tmp_path / "resigned.nc"))
     with pytest.raises(ValueError, match="resigned.nc.*marked as a 'nuts' fit"):
         load_fit(tmp_path / "resigned.nc")
     config = json.loads(idata.attrs["model_config"])
@@ -407,7 +605,7 @@ def test_errors_name_the_problem(tmp_path, mvp_model):
     idata.attrs["fit_kind"] = "map"
     idata.attrs["model_config"] = json.dumps(config)
     resign(idata)
-    idata.to_netcdf(str(tmp_path / "edited.nc"))
+    write_netcdf(idata, str(tmp_path / "edited.nc"))
     with pytest.raises(ValueError, match="edited.nc.*expects draws of 'log_diag'"):
         load_fit(tmp_path / "edited.nc")
     idata.close()
@@ -437,14 +635,14 @@ def test_save_fit_replaces_a_file_only_when_asked(tmp_path, mvp_model):
 
 
 def test_edits_and_leftovers_are_refused(tmp_path, mvp_model):
-    az = pn.core.idata.import_arviz()
+    az = import_arviz()
     fit = pn.MAPPosterior({"log_diag": jnp.zeros(2)}, mvp_model)
     path = save_fit(tmp_path / "fit.nc", fit)
     idata = az.from_netcdf(path)
     config = json.loads(idata.attrs["model_config"])
     config["task"]["slope"] = 2.0  # a silent edit of the model
     idata.attrs["model_config"] = json.dumps(config)
-    idata.to_netcdf(str(tmp_path / "slope.nc"))
+    write_netcdf(idata, str(tmp_path / "slope.nc"))
     idata.close()
     with pytest.raises(ValueError, match="slope.nc.*do not match the checksum"):
         load_fit(tmp_path / "slope.nc")
@@ -452,3 +650,16 @@ def test_edits_and_leftovers_are_refused(tmp_path, mvp_model):
     (tmp_path / ".fit.nc.99.partial").write_bytes(bytes(raw))
     with pytest.raises(ValueError, match="did not finish"):
         load_fit(tmp_path / ".fit.nc.99.partial")
+
+
+if __name__ == "__main__":  # python tests/data/test_fits.py write|check FOLDER
+    command, folder = sys.argv[1:3]
+    if command == "write":
+        write_reference_fits(folder)
+        count = len(reference_fits())
+    else:
+        paths = sorted(Path(folder).glob("*_arviz*.nc"))
+        for path in paths:
+            check_written_fit(path, path.name.split("_arviz")[0])
+        count = len(paths)
+    print(command, count, arviz_major())
