@@ -24,6 +24,16 @@ Differences from psyphy 0.0.5, all deliberate:
 - ``trials`` returns ``(stim_1, ..., stim_K, response)`` tuples (psyphy adds the
   response to the stimulus array instead);
 - ``merge`` into an empty log adopts the other log's context.
+
+``to_numpy()`` answers in the shape of the era that filled the log. psyphy
+0.0.5 returns ``(stimuli, responses)``; the seed releases returned ``(refs,
+probes, responses)`` and filled the log with ``add_trial(ref=, probe=,
+resp=)``, keywords psyphy 0.0.5 does not accept. So the first trial decides, as
+it decides the stimulus shape: a log whose first trial came through ``ref=`` and
+``probe=`` answers with the seed's three arrays, every other log (first trial
+``add_trial(input, resp)``, ``add_batch``, ``from_arrays``, a CSV file, or no
+trial yet) with psyphy 0.0.5's two. ``to_numpy(layout=...)`` picks either shape
+explicitly.
 """
 
 from __future__ import annotations
@@ -35,8 +45,11 @@ import numpy as np
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.trials import TrialData
 
-__all__ = ["ResponseData", "TrialBatch", "TrialData"]
+__all__ = ["LAYOUTS", "ResponseData", "TrialBatch", "TrialData"]
 
+LAYOUTS = ("stimuli", "ref_probe")
+"""Shapes of :meth:`ResponseData.to_numpy`: psyphy 0.0.5's ``(stimuli,
+responses)`` and the seed releases' ``(refs, probes, responses)``."""
 
 
 class TrialBatch:
@@ -95,14 +108,28 @@ class ResponseData:
         One context per trial, or empty when no trial has context.
     stim_shape
         ``(K, d)``, fixed by the first trial; None before it.
+    layout
+        The shape :meth:`to_numpy` answers in, fixed by the first trial:
+        ``"ref_probe"`` if it came through the seed's ``ref=``/``probe=``
+        keywords, ``"stimuli"`` (psyphy 0.0.5's) otherwise.
 
     Examples
     --------
+    psyphy 0.0.5's spelling, and its two arrays:
+
     >>> data = ResponseData()
-    >>> data.add_trial(ref=[0.0, 0.0], probe=[0.1, 0.0], resp=1)
+    >>> data.add_trial(([0.0, 0.0], [0.1, 0.0]), 1)
     >>> stimuli, responses = data.to_numpy()
     >>> stimuli.shape, responses.shape
     ((1, 2, 2), (1,))
+
+    The seed's spelling, and its three arrays:
+
+    >>> seed = ResponseData()
+    >>> seed.add_trial(ref=[0.0, 0.0], probe=[0.1, 0.0], resp=1)
+    >>> refs, probes, responses = seed.to_numpy()
+    >>> refs.shape, probes.shape, responses.shape
+    ((1, 2), (1, 2), (1,))
     """
 
     def __init__(self) -> None:
@@ -110,6 +137,7 @@ class ResponseData:
         self.responses: list[Any] = []
         self.contexts: list[np.ndarray] = []
         self.stim_shape: tuple[int, ...] | None = None
+        self.layout: str = "stimuli"
 
     def __repr__(self) -> str:
         return f"ResponseData(num_trials={len(self)}, stim_shape={self.stim_shape})"
@@ -127,7 +155,8 @@ class ResponseData:
 
         Accepts the seed's ``add_trial(ref=, probe=, resp=)`` and psyphy
         0.0.5's ``add_trial((ref, probe), resp, context=None)``. As in psyphy, a
-        1-D ``input`` is one stimulus (``K = 1``), not ``K`` scalars.
+        1-D ``input`` is one stimulus (``K = 1``), not ``K`` scalars. The first
+        trial's spelling fixes :attr:`layout`, the shape of :meth:`to_numpy`.
 
         Raises
         ------
@@ -174,6 +203,8 @@ class ResponseData:
                 "context cannot be added: earlier trials of this ResponseData "
                 "have none."
             )
+        if not self.stimuli:
+            self.layout = "stimuli" if input is not None else "ref_probe"
         self.stim_shape = stim.shape
         self.stimuli.append(stim)
         self.responses.append(response)
@@ -225,20 +256,41 @@ class ResponseData:
         """The trials as ``(stim_1, ..., stim_K, response)`` tuples (no context)."""
         return [tuple(s) + (r,) for s, r in zip(self.stimuli, self.responses)]
 
-    def to_numpy(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(stimuli (N, K, d), responses (N,) or (N, R))`` as arrays.
+    def to_numpy(self, layout: str | None = None) -> tuple[np.ndarray, ...]:
+        """Return the trials as arrays, in psyphy 0.0.5's or the seed's shape.
 
-        An empty log gives stimuli of shape ``(0, K, d)`` (``(0, 2, 0)`` before
-        the first trial fixes ``(K, d)``).
+        An empty log gives ``N = 0`` arrays (stimuli ``(0, 2, 0)`` before the
+        first trial fixes ``(K, d)``).
+
+        Parameters
+        ----------
+        layout
+            ``"stimuli"``: ``(stimuli (N, K, d), responses (N,) or (N, R))``, as
+            psyphy 0.0.5. ``"ref_probe"``: ``(refs (N, d), probes (N, d),
+            responses)``, as the seed releases (needs ``K = 2``). None (the
+            default) uses :attr:`layout`, which the first trial fixed.
         """
-        if not self.stimuli:
+        layout = self.layout if layout is None else layout
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}.")
+        if self.stimuli:
+            stimuli, responses = np.stack(self.stimuli), np.asarray(self.responses)
+        else:
             shape = self.stim_shape if self.stim_shape is not None else (2, 0)
-            return np.zeros((0, *shape)), np.zeros((0,), dtype=np.int32)
-        return np.stack(self.stimuli), np.asarray(self.responses)
+            stimuli, responses = np.zeros((0, *shape)), np.zeros((0,), dtype=np.int32)
+        if layout == "stimuli":
+            return stimuli, responses
+        if stimuli.shape[1] != 2:
+            raise ValueError(
+                f'layout="ref_probe" needs two stimuli per trial (a reference and a '
+                f"probe); this log has K = {stimuli.shape[1]}. Use "
+                f'layout="stimuli".'
+            )
+        return stimuli[:, 0], stimuli[:, 1], responses
 
     def to_trial_data(self) -> TrialData:
         """Return the trials as an immutable :class:`TrialData`, without loss."""
-        stimuli, responses = self.to_numpy()
+        stimuli, responses = self.to_numpy("stimuli")
         context = np.stack(self.contexts) if self.contexts else None
         return TrialData(stimuli, responses, context=context)
 
@@ -328,6 +380,8 @@ class ResponseData:
                 f"here and {other.stim_shape} in other."
             )
         copied = other.copy()
+        if not len(self):
+            self.layout = copied.layout
         self.stim_shape = copied.stim_shape
         self.stimuli.extend(copied.stimuli)
         self.responses.extend(copied.responses)
@@ -345,7 +399,7 @@ class ResponseData:
     def copy(self) -> ResponseData:
         """Return a deep copy: later changes to either log leave the other alone."""
         out = type(self)()
-        out.stim_shape = self.stim_shape
+        out.stim_shape, out.layout = self.stim_shape, self.layout
         out.stimuli = [np.array(s) for s in self.stimuli]
         out.responses = [_copy_response(r) for r in self.responses]
         out.contexts = [np.array(c) for c in self.contexts]

@@ -92,7 +92,7 @@ def save_responses_csv(data: Any, path: PathLike) -> None:
         raise ValueError(
             "nothing to save: the data has no trials and no stimulus shape (K, d)."
         )
-    stimuli, responses = log.to_numpy()
+    stimuli, responses = log.to_numpy("stimuli")
     if responses.ndim == 2 and responses.shape[1] == 1:
         responses = responses[:, 0]
     if responses.ndim != 1:

@@ -19,7 +19,8 @@ import numpy as np
 
 from psyphy_numpyro.core import checks as check
 
-__all__ = ["MODELS", "format_table", "parse_strategies", "run_experiment"]
+__all__ = ["MODELS", "check_experiment", "format_table", "parse_strategies",
+           "run_experiment"]
 
 MODELS = ("full", "mvp")
 """Models of :func:`run_experiment`: the full WPPM (quadrature oddity) or the MVP."""
@@ -27,6 +28,15 @@ MODELS = ("full", "mvp")
 #: Posterior draws written to each netCDF file and summarised in the figures.
 NUM_DRAWS = 1000
 BAND_DRAWS = 200
+
+#: Memory of one session beyond the running interpreter, in bytes, by model,
+#: measured on CPU and rounded up: a fixed part (compiled programs, figures); per
+#: answer (the refits' per-trial terms and the NUM_DRAWS draws per trial written
+#: to netCDF); per candidate and posterior draw of a bald/threshold proposal
+#: (p(correct) of every pair, the greedy batch's fantasies).
+RUN_BYTES = {"fixed": {"mvp": 384 * 2**20, "full": 768 * 2**20},
+             "trial": {"mvp": 40_000, "full": 300_000},
+             "candidate_draw": {"mvp": 40, "full": 4_000}}
 
 
 def parse_strategies(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -91,6 +101,15 @@ def _settings(*, trials, batch, warmup, eval_every, candidates, draws, strategie
         raise ValueError(f"batch={batch} exceeds candidates={candidates}; a posterior "
                          "strategy picks each batch among its candidates.")
     return trials, batch, warmup, eval_every, candidates, draws
+
+
+def _memory_estimate(model: str, trials: int, candidates: int, draws: int,
+                     posterior_strategy: bool) -> int:
+    """Bytes one session of this size needs (the sessions run one after another)."""
+    need = RUN_BYTES["fixed"][model] + RUN_BYTES["trial"][model] * trials
+    if posterior_strategy:
+        need += RUN_BYTES["candidate_draw"][model] * candidates * draws
+    return need
 
 
 def _session_files(out: Path, strategies: Sequence[str], overwrite: bool) -> dict:
@@ -182,6 +201,14 @@ def _plot_final_thresholds(model: Any, posterior: Any, truth: dict, title: str) 
     return ax
 
 
+def check_experiment(**settings: Any) -> None:
+    """Check :func:`run_experiment`'s settings as it does first, running nothing.
+
+    Takes its keywords (``progress`` aside); raises what it would raise.
+    """
+    run_experiment(**settings, check_only=True)
+
+
 def run_experiment(
     *,
     strategies: str | Iterable[str] = ("bald", "sobol"),
@@ -199,10 +226,13 @@ def run_experiment(
     draws: int = 128,
     overwrite: bool = False,
     progress: bool = True,
-) -> dict:
+    check_only: bool = False,
+) -> dict | None:
     """Run one simulated adaptive session per strategy and write the comparison.
 
-    Every setting is checked before any JAX work. The simulated observer is
+    Every setting is checked before any JAX work: the values, the memory the
+    sizes need against what is available, the output folder and its session
+    files, the saved truth. The simulated observer is
     ``truth`` when given, else the model's prior draw from ``truth_seed``.
     Refits follow :func:`~psyphy_numpyro.experiment.simulate.run_simulated_session`:
     every ``batch`` answers for the posterior strategies, and for the
@@ -234,6 +264,8 @@ def run_experiment(
         Replace session files already in ``out`` (else they are refused).
     progress
         Show a progress bar per session.
+    check_only
+        Make every check, then return None without running anything.
 
     Returns
     -------
@@ -251,13 +283,19 @@ def run_experiment(
         truth = Path(truth).expanduser()
         if not truth.is_file():
             raise FileNotFoundError(f"truth: no saved fit at {str(truth)!r}.")
-    from psyphy_numpyro.cli import writable_folder
+    from psyphy_numpyro.cli import check_memory, writable_folder
 
-    out = writable_folder(out)
-    sessions = _session_files(out, strategies, overwrite)
     model_name = model
     model = _build_model(model, degree)
+    check_memory(_memory_estimate(model_name, trials, candidates, draws,
+                                  bool({"bald", "threshold"} & set(strategies))),
+                 f"one session ({model_name} model, trials={trials}, candidates="
+                 f"{candidates}, draws={draws})")
+    out = writable_folder(out)
+    sessions = _session_files(out, strategies, overwrite)
     truth_params = None if truth is None else _load_truth(model, truth)
+    if check_only:
+        return None
 
     # -- every setting holds: the work starts here ------------------------------------
     import jax

@@ -14,12 +14,90 @@ def test_response_data_both_add_trial_spellings():
     data = pn.ResponseData()
     data.add_trial(ref=[0.0, 0.0], probe=[0.1, 0.2], resp=1)
     data.add_trial(([0.5, 0.5], [0.4, 0.5]), 0)
-    stimuli, responses = data.to_numpy()
+    stimuli, responses = data.to_numpy(layout="stimuli")
     assert stimuli.shape == (2, 2, 2) and len(data) == 2
     np.testing.assert_array_equal(stimuli[1], [[0.5, 0.5], [0.4, 0.5]])
     np.testing.assert_array_equal(responses, [1, 0])
     td = data.to_trial_data()
     assert td.num_trials == 2 and td.responses.shape == (2, 1)
+
+
+# --- to_numpy's shape: the first trial's spelling decides (issue 18) ------------
+def _seed_log(n=3):
+    """A log filled as the seed releases did: add_trial(ref=, probe=, resp=)."""
+    data = pn.ResponseData()
+    for i in range(n):
+        data.add_trial(ref=[0.1 * i, 0.0], probe=[0.1 * i, 0.2], resp=i % 2)
+    return data
+
+
+def test_a_log_started_with_the_seeds_keywords_answers_in_the_seeds_shape():
+    data = _seed_log()
+    data.add_trial(([0.5, 0.5], [0.4, 0.5]), 1)  # later spellings do not matter
+    assert data.layout == "ref_probe"
+    refs, probes, responses = data.to_numpy()
+    stimuli, same = data.to_numpy(layout="stimuli")
+    np.testing.assert_array_equal(refs, stimuli[:, 0])
+    np.testing.assert_array_equal(probes, stimuli[:, 1])
+    np.testing.assert_array_equal(refs[:, 0], [0.0, 0.1, 0.2, 0.5])
+    np.testing.assert_array_equal(probes[-1], [0.4, 0.5])
+    np.testing.assert_array_equal(responses, [0, 1, 0, 1])
+    np.testing.assert_array_equal(same, responses)
+    for kept in (data.copy(), data.tail(2), data.tail(0)):
+        assert len(kept.to_numpy()) == 3
+    assert [a.shape for a in data.tail(0).to_numpy()] == [(0, 2), (0, 2), (0,)]
+
+
+@pytest.mark.parametrize("fill", ["add_trial", "add_batch", "from_arrays",
+                                  "csv", "empty"])
+def test_psyphy_0_0_5_usage_keeps_two_arrays(fill, tmp_path):
+    X = np.array([[[0.0, 0.0], [0.1, 0.2]], [[0.5, 0.5], [0.4, 0.5]]])
+    y = [1, 0]
+    data = pn.ResponseData()
+    if fill == "add_trial":
+        data.add_trial((X[0, 0], X[0, 1]), y[0])
+        data.add_trial(ref=X[1, 0], probe=X[1, 1], resp=y[1])
+    elif fill == "add_batch":
+        data.add_batch(y, pn.data.TrialBatch.from_stimuli(list(X)))
+    elif fill == "from_arrays":
+        data = pn.ResponseData.from_arrays(X, y)
+    elif fill == "csv":
+        pn.save_responses_csv(_seed_log(2), tmp_path / "log.csv")
+        data = pn.load_responses_csv(tmp_path / "log.csv")
+        X, y = _seed_log(2).to_numpy("stimuli")
+    assert data.layout == "stimuli"
+    stimuli, responses = data.to_numpy()
+    if fill == "empty":
+        assert stimuli.shape == (0, 2, 0) and responses.shape == (0,)
+    else:
+        np.testing.assert_array_equal(stimuli, X)
+        np.testing.assert_array_equal(responses, y)
+
+
+def test_merge_into_an_empty_log_adopts_the_others_shape():
+    empty = pn.ResponseData()
+    empty.merge(_seed_log())
+    assert empty.layout == "ref_probe" and len(empty.to_numpy()) == 3
+    new = pn.ResponseData.from_arrays(np.zeros((1, 2, 2)), [1])
+    new.merge(_seed_log())
+    assert new.layout == "stimuli" and len(new.to_numpy()) == 2
+
+
+def test_to_numpy_refuses_a_layout_it_cannot_give():
+    with pytest.raises(ValueError, match="layout must be one of"):
+        _seed_log().to_numpy(layout="seed")
+    one_stimulus = pn.ResponseData.from_arrays(np.zeros((2, 3)), [1, 0])
+    with pytest.raises(ValueError, match="K = 1"):
+        one_stimulus.to_numpy(layout="ref_probe")
+
+
+def test_the_seed_layout_changes_only_to_numpy():
+    seed, plain = _seed_log(), pn.ResponseData.from_arrays(
+        _seed_log().to_numpy("stimuli")[0], [0, 1, 0])
+    for a, b in [(seed.to_trial_data().stimuli, plain.to_trial_data().stimuli),
+                 (seed.to_trial_data().responses, plain.to_trial_data().responses)]:
+        np.testing.assert_array_equal(a, b)
+    assert seed.trials[1][2] == plain.trials[1][2] == 1
 
 
 # --- psyphy 0.0.5's ResponseData methods, TrialBatch, exact conversions ------
