@@ -27,6 +27,7 @@ from psyphy_numpyro.viz.style import (
     axes,
     closed_contour,
     finish_stimulus_axes,
+    label_stimulus_axes,
     ring,
 )
 
@@ -56,6 +57,7 @@ def plot_ellipse_field(
     scale: float = 1.0,
     num_angles: int = 64,
     mc_key: Any = None,
+    num_samples: int | None = None,
     legend_loc: str = "upper right",
 ):
     """Threshold contours at a set of references, for one or several fits.
@@ -63,7 +65,9 @@ def plot_ellipse_field(
     The contour is the closed form for the MVP and the numerical one of
     :func:`~psyphy_numpyro.threshold_contour` for the full WPPM. Directions
     whose p(correct) never reaches the criterion inside the domain are left
-    as gaps, and counted in the legend.
+    as gaps, and counted in the legend. For the full WPPM the domain
+    :math:`[-1, 1]^2` is outlined and everything is clipped to it (a
+    magnified contour near the edge would otherwise run past it).
 
     Parameters
     ----------
@@ -90,6 +94,10 @@ def plot_ellipse_field(
         Directions per contour.
     mc_key
         Key of the full WPPM's fixed Monte Carlo draws.
+    num_samples
+        Full WPPM: Monte Carlo draws behind each contour (default: the task's
+        ``num_samples``). The contour is a root of a Monte Carlo p(correct),
+        so a few dozen draws give jagged contours; a few thousand smooth ones.
     legend_loc
         Where the legend goes (matplotlib's ``loc``).
 
@@ -126,7 +134,8 @@ def plot_ellipse_field(
                 "band=contour_band(threshold_contour(model, draws, ref=refs))."
             )
         contour = threshold_contour(model, p, ref=refs, criterion=criterion,
-                                    num_angles=num_angles, mc_key=mc_key)
+                                    num_angles=num_angles, mc_key=mc_key,
+                                    num_samples=num_samples)
         radii = np.broadcast_to(contour.radii, refs.shape[:1] + contour.angles.shape)
         reached = np.broadcast_to(contour.reached, radii.shape)
         missed = int((~reached).sum())
@@ -136,9 +145,24 @@ def plot_ellipse_field(
             ax.plot(*closed_contour(ref, contour.angles, r[i]), style,
                     lw=1.4, label=text if i == 0 else None)
     ax.scatter(refs[:, 0], refs[:, 1], marker="+", c="k", s=30, zorder=3)
+    if not model.is_mvp:
+        _clip_to_domain(ax)
     return finish_stimulus_axes(
         ax, f"Threshold contours at p(correct) = {contour.criterion:.3f}", scale=scale,
         legend_loc=legend_loc)
+
+
+def _clip_to_domain(ax: Any) -> None:
+    """Outline the full WPPM's domain [-1, 1]^2 and clip the drawing to it."""
+    from matplotlib.patches import Rectangle
+
+    box = Rectangle((-1.0, -1.0), 2.0, 2.0, fill=False, ec="0.6", lw=0.8, zorder=0)
+    ax.add_patch(box)
+    for artist in [*ax.lines, *ax.patches, *ax.collections]:
+        if artist is not box:
+            artist.set_clip_path(box)
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_ylim(-1.05, 1.05)
 
 
 # -- ellipses from covariance arrays (psyphy 0.0.5's viz) ------------------------------
@@ -251,6 +275,10 @@ def plot_ellipses(
         )
     ax.autoscale_view()
     ax.set_aspect("equal")
+    if not ax.get_xlabel() and not ax.get_ylabel():  # keep the caller's own labels
+        label_stimulus_axes(ax)
+    if factor != 1.0 and not ax.get_title():
+        ax.set_title(f"Covariance ellipses (x{factor:.3g})")
     if any(label is not None for label in labels_f):
         ax.legend(fontsize="small")
     return (ax, factor) if return_scale else ax

@@ -42,8 +42,14 @@ def finish_stimulus_axes(ax: Any, title: str | None = None, *, scale: float = 1.
     if title is not None:
         ax.set_title(title + (f" (x{scale:g})" if scale != 1.0 else ""))
     ax.set_aspect("equal")
-    ax.set_xlabel("stimulus dim 0")
-    ax.set_ylabel("stimulus dim 1")
+    label_stimulus_axes(ax)
     if legend_loc is not None:
         ax.legend(loc=legend_loc, fontsize="small")
+    return ax
+
+
+def label_stimulus_axes(ax: Any) -> Any:
+    """Name the axes as the stimulus space's dimensions 0 and 1."""
+    ax.set_xlabel("stimulus dim 0")
+    ax.set_ylabel("stimulus dim 1")
     return ax

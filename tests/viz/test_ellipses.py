@@ -28,6 +28,24 @@ def test_ellipse_field_of_the_full_model(full):
     labels = ax.get_legend_handles_labels()[1]
     assert [s.split(" (")[0] for s in labels[:2]] == ["truth", "MAP"]
     assert "x2" in ax.get_title()
+    # clipped to the domain [-1, 1]^2, which is outlined
+    assert ax.get_xlim() == ax.get_ylim() == (-1.05, 1.05)
+    domain = [p for p in ax.patches if p.get_width() == 2.0 and p.get_xy() == (-1, -1)]
+    assert len(domain) == 1
+    to_data = ax.transData.inverted()
+    for line in ax.lines:  # matplotlib clips to a rectangle by its box
+        np.testing.assert_allclose(line.get_clip_box().transformed(to_data).extents,
+                                   [-1, -1, 1, 1], atol=1e-9)
+    assert np.nanmax(ax.lines[1].get_xdata()) > 1.0  # the corner's contour crosses it
+
+
+def test_ellipse_field_takes_num_samples(full):
+    model, truth, _ = full
+    ref = np.zeros((1, 2))
+    ax = plot_ellipse_field(model, truth, ref, num_angles=8, num_samples=20)
+    want = pn.threshold_contour(model, truth, ref=ref, num_angles=8, num_samples=20)
+    x = np.asarray(ax.lines[0].get_xdata())[:-1]  # closed: first point repeated
+    np.testing.assert_allclose(x, want.radii[0] * np.cos(want.angles), rtol=1e-5)
 
 
 def test_ellipse_field_with_a_band_and_unreached_directions(full):
@@ -70,6 +88,19 @@ def test_plot_ellipses_draws_the_segments_at_one_shared_scale(random_covariance_
     assert ax.get_legend_handles_labels()[1] == ["a", "b"]
     _, s1 = plot_ellipses(centers, covs, return_scale=True)
     assert s1 == 1.0
+
+
+def test_plot_ellipses_labels_its_axes_unless_the_caller_did(random_covariance_field):
+    centers, covs = random_covariance_field(4, seed=1)
+    ax = plot_ellipses(centers, covs, scale=3.0)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("stimulus dim 0", "stimulus dim 1")
+    assert "x3" in ax.get_title()  # the magnification is stated
+    assert plot_ellipses(centers, covs).get_title() == ""  # true size: nothing to state
+    _, own = plt.subplots()
+    own.set_xlabel("L*")
+    own.set_title("mine")
+    plot_ellipses(centers, covs, ax=own, scale=2.0)
+    assert (own.get_xlabel(), own.get_ylabel(), own.get_title()) == ("L*", "", "mine")
 
 
 def test_plot_ellipses_stacks_colors_and_non_pd(random_covariance_field):
