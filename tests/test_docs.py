@@ -1,4 +1,11 @@
-"""The documentation site: strict build, API coverage, runnable examples."""
+"""The documentation site: strict build, API coverage, offline pages, runnable examples.
+
+Every ```python block of every page is runnable: a page's blocks run in order,
+as one script, in a fresh process (``test_page_examples_run``). Code that is
+not meant to run goes in another kind of block (```text, ```bash); a page whose
+examples cannot run here (they need a download, say) says so, and why, in a
+line ``<!-- docs test: not run: <reason> -->``.
+"""
 
 import os
 import pkgutil
@@ -18,7 +25,12 @@ import psyphy_numpyro
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES_WITH_EXAMPLES = ["index.md", "mvp-model.md", "inference.md", "full-wppm.md", "adaptive.md"]
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", flags=re.DOTALL | re.MULTILINE)
+NOT_RUN = re.compile(r"^<!-- docs test: not run: \S.*-->$", flags=re.MULTILINE)
+PAGES_WITH_EXAMPLES = sorted(
+    page.name for page in DOCS.glob("*.md")
+    if PYTHON_BLOCK.search(page.read_text()) and not NOT_RUN.search(page.read_text())
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +40,7 @@ def site(tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict",
          "--config-file", str(ROOT / "mkdocs.yml"), "--site-dir", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, (
         f"mkdocs build --strict failed (exit {proc.returncode}):\n"
@@ -51,6 +63,47 @@ def test_strict_build_succeeds(site):
     for page in ["index.html", "mvp-model/index.html", "inference/index.html",
                  "api/index.html", "objects.inv"]:
         assert (site / page).is_file(), f"{page} missing from the built site"
+
+
+def test_pages_load_nothing_from_the_network(site):
+    """No page needs a network: no remote script or stylesheet (no CDN)."""
+    remote = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)="(?:https?:)?//[^"]*"')
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 5
+    found = {str(p.relative_to(site)): remote.findall(p.read_text()) for p in pages}
+    found = {page: tags for page, tags in found.items() if tags}
+    assert not found, f"pages that load files from the network: {found}"
+
+
+def test_formulas_are_mathml(site):
+    """Every formula is MathML, typeset at build time; no TeX is left for a script."""
+    formulas = 0
+    for page in sorted(site.rglob("*.html")):
+        html = page.read_text()
+        elements = re.findall(r'<(span|div) class="arithmatex">(.*?)</\1>', html, re.DOTALL)
+        for tag, inner in elements:
+            assert inner.startswith('<math xmlns="http://www.w3.org/1998/Math/MathML"'), (
+                f"{page.relative_to(site)}: a formula was not typeset: {inner[:80]!r}")
+            assert ('display="block"' in inner) == (tag == "div")
+        formulas += len(elements)
+    assert formulas > 100  # the maths pages and the API reference's docstrings
+    # one known formula, Sigma(x) = U(x) U(x)^T + eps I, as the structure it must have
+    page = (site / "full-wppm" / "index.html").read_text()
+    assert re.search(r'<mi mathvariant="normal">&#x003A3;</mi><mo stretchy="false">'
+                     r'&#x00028;</mo><mi>x</mi><mo stretchy="false">&#x00029;</mo>'
+                     r'<mo>&#x0003D;</mo><mi>U</mi>', page)
+
+
+def test_every_example_script_is_linked(site):
+    """Each script in docs/examples is in the site and linked from a page."""
+    hrefs = set()
+    for page in site.rglob("*.html"):
+        for href in re.findall(r'href="([^"#]*examples/[^"#]*\.py)"', page.read_text()):
+            hrefs.add((page.parent / href).resolve())
+    for script in sorted((DOCS / "examples").glob("*.py")):
+        built = (site / "examples" / script.name).resolve()
+        assert built.is_file(), f"{script.name} is not in the built site"
+        assert built in hrefs, f"no page links to examples/{script.name}"
 
 
 def test_every_public_name_is_documented(site):
@@ -85,13 +138,13 @@ def test_every_public_module_has_an_api_section():
 @pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES)
 def test_page_examples_run(page, tmp_path):
     """The ```python blocks of a page, run top to bottom in a fresh process."""
-    text = (DOCS / page).read_text()
-    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
+    blocks = PYTHON_BLOCK.findall((DOCS / page).read_text())
     assert blocks, f"{page} has no python examples"
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg"}
     proc = subprocess.run(
         [sys.executable, "-c", "\n\n".join(blocks)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, (
         f"examples in docs/{page} failed:\n{proc.stderr[-4000:]}"

@@ -10,6 +10,9 @@ the simulated observer they were fitted to.
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +48,15 @@ def _run(name: str, out_dir: Path) -> dict:
     return module.main(small=True, out_dir=out_dir)
 
 
+def _assert_axes_labelled(figures: list, count: int) -> None:
+    """Every panel of the returned figures names both of its axes."""
+    assert len(figures) == count
+    for fig in figures:
+        for ax in fig.axes:
+            assert ax.get_xlabel().strip() and ax.get_ylabel().strip(), (
+                f"a panel titled {ax.get_title()!r} lacks an axis label")
+
+
 def _numpy_covariance(W: np.ndarray, x: np.ndarray, diag_term: float) -> np.ndarray:
     """Sigma(x) = U U^T + eps I with U = sum_ij W_ij T_i(x1) T_j(x2), in NumPy."""
     W = np.asarray(W, dtype=float)
@@ -76,6 +88,7 @@ def test_covariance_field_example_matches_numpy(tmp_path):
     assert np.ptp(want[:, 0, 0]) > 0.1 * np.mean(want[:, 0, 0])
     assert not np.allclose(out["other_sigmas"], out["sigmas"], rtol=0.05)
     assert (tmp_path / "covariance_field.png").stat().st_size > 0
+    _assert_axes_labelled(out["figures"], 1)
 
 
 @pytest.mark.slow
@@ -89,6 +102,22 @@ def test_quick_start_recovers_the_ellipse(tmp_path):
     assert np.all(np.isfinite(out["losses"]))
     for name in ("quick_start_ellipses.png", "quick_start_learning_curve.png"):
         assert (tmp_path / name).stat().st_size > 0
+    _assert_axes_labelled(out["figures"], 2)
+
+
+@pytest.mark.slow
+def test_quick_start_small_flag_from_the_command_line(tmp_path):
+    """``--small`` on the command line runs the small size (400 trials), not 2,000."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg"}
+    env.pop("PSYPHY_NUMPYRO_SMALL", None)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quick_start.py"), "--small"],
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("small size: 400 trials"), proc.stdout[:300]
+    assert "\n400 trials, mean p(correct)" in proc.stdout
 
 
 @pytest.mark.slow
@@ -102,3 +131,4 @@ def test_full_field_fit_beats_its_start(tmp_path):
     assert out["losses"][-1] < out["losses"][0]
     for name in ("full_field_fit_ellipses.png", "full_field_fit_learning_curve.png"):
         assert (tmp_path / name).stat().st_size > 0
+    _assert_axes_labelled(out["figures"], 2)

@@ -5,7 +5,8 @@ The docstrings are numpydoc with a little reStructuredText inside (``:math:``,
 print verbatim. Before mkdocstrings parses a docstring, this extension turns
 
 * ``.. math:: ...`` blocks into ``$$ ... $$`` blocks and ``:math:`x``` into
-  ``\\(x\\)`` (both rendered by ``pymdownx.arithmatex`` and MathJax);
+  ``\\(x\\)`` (typeset as MathML by ``pymdownx.arithmatex`` and
+  ``docs/_hooks/mathml.py``);
 * ``:func:`name```, ``:class:`~a.b.C``` and the other Python roles into inline
   code wrapped in an *optional* autorefs link: it links when the target is
   documented and stays plain code (with no warning) when it is not;

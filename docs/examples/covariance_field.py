@@ -36,6 +36,7 @@ SIZES = {"full": {"grid": 7}, "small": {"grid": 3}}
 def main(small: bool = False, out_dir: str | os.PathLike | None = None) -> dict:
     """Evaluate two prior fields; return what the docs and the tests look at."""
     n_grid = SIZES["small" if small else "full"]["grid"]
+    print(f"{'small' if small else 'full'} size: a {n_grid} x {n_grid} grid")
 
     # A livelier prior than the default (larger, slower-decaying weights), so
     # the ellipses visibly change across the plane.
@@ -72,9 +73,10 @@ def main(small: bool = False, out_dir: str | os.PathLike | None = None) -> dict:
     other = WPPMCovarianceField.from_prior(model, jax.random.PRNGKey(999))
     same = WPPMCovarianceField.from_params(model, field.params)
 
-    if out_dir is not None:
-        save_figure(Path(out_dir), grid, [sigmas, other(grid)])
+    figures = [] if out_dir is None else [
+        save_figure(Path(out_dir), grid, [sigmas, other(grid)])]
     return {
+        "figures": figures,
         "model": model, "params": field.params, "x_ref": x_ref,
         "sigma_ref": sigma_ref, "grid": grid, "sigmas": sigmas,
         "sigmas_vmap": sigmas_vmap, "sqrt_ref": U,
@@ -82,8 +84,8 @@ def main(small: bool = False, out_dir: str | os.PathLike | None = None) -> dict:
     }
 
 
-def save_figure(out: Path, grid: jnp.ndarray, fields: list) -> None:
-    """The two prior fields as ellipses on the grid, one panel each."""
+def save_figure(out: Path, grid: jnp.ndarray, fields: list):
+    """The two prior fields as ellipses on the grid, one panel each (closed figure)."""
     import matplotlib.pyplot as plt
 
     from psyphy_numpyro import plot_ellipses
@@ -93,8 +95,11 @@ def save_figure(out: Path, grid: jnp.ndarray, fields: list) -> None:
     for ax, covs, key in zip(axes, fields, (42, 999), strict=True):
         _, scale = plot_ellipses(grid, covs, ax=ax, scale="auto", return_scale=True)
         ax.set_title(f"prior draw, key {key} (ellipses x{scale:.2g})")
+        ax.set_xlabel("stimulus dimension 1 (model units)")
+        ax.set_ylabel("stimulus dimension 2 (model units)")
     fig.savefig(out / "covariance_field.png", dpi=120, bbox_inches="tight")
     plt.close(fig)
+    return fig
 
 
 if __name__ == "__main__":

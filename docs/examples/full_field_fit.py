@@ -11,8 +11,8 @@ laptop CPU, and the likelihood here is the same Monte Carlo oddity rule.
 
 Run it::
 
-    python docs/examples/full_field_fit.py            # full size, a few minutes on CPU
-    python docs/examples/full_field_fit.py --small    # seconds (what the tests run)
+    python docs/examples/full_field_fit.py            # 25 references x 400 trials
+    python docs/examples/full_field_fit.py --small    # 9 x 150 (what the tests run)
     python docs/examples/full_field_fit.py --out figs # also save the figures
 
 ``PSYPHY_NUMPYRO_SMALL=1`` in the environment selects the small size too.
@@ -59,6 +59,9 @@ def field_errors(field: WPPMCovarianceField, truth: WPPMCovarianceField,
 def main(small: bool = False, out_dir: str | os.PathLike | None = None) -> dict:
     """Simulate a study, fit the field, compare; return the numbers."""
     size = SIZES["small" if small else "full"]
+    print(f"{'small' if small else 'full'} size: {size['grid']} x {size['grid']} "
+          f"references x {size['trials_per_ref']} trials, {size['mc_samples']} Monte "
+          f"Carlo samples per trial, {size['steps']} MAP steps")
 
     # 1. The model, with psyphy 0.0.5's default prior written out.
     prior = Prior(input_dim=2, basis_degree=4, extra_embedding_dims=1,
@@ -110,25 +113,32 @@ def main(small: bool = False, out_dir: str | os.PathLike | None = None) -> dict:
         print(f"{name}: relative error median {float(jnp.median(err)):.3f}, "
               f"worst {float(err.max()):.3f}")
 
-    if out_dir is not None:
-        save_figures(Path(out_dir), ref_points, fields, steps, losses)
+    figures = ([] if out_dir is None
+               else save_figures(Path(out_dir), ref_points, fields, steps, losses))
     return {"ref_points": ref_points, "errors": errors, "steps": steps,
-            "losses": losses, "params": posterior.params, "truth": truth}
+            "losses": losses, "params": posterior.params, "truth": truth,
+            "figures": figures}
 
 
-def save_figures(out: Path, refs, fields: dict, steps: list, losses: list) -> None:
-    """Truth, prior draw and fit as ellipses at the references; the learning curve."""
+def save_figures(out: Path, refs, fields: dict, steps: list, losses: list) -> list:
+    """Truth, prior draw and fit as ellipses at the references; the learning curve.
+
+    Returns the two (closed) figures.
+    """
     import matplotlib.pyplot as plt
 
     from psyphy_numpyro import plot_ellipses
 
     out.mkdir(parents=True, exist_ok=True)
-    ax, scale = plot_ellipses(refs, [f(refs) for f in fields.values()],
-                              scale="auto", return_scale=True, labels=list(fields),
-                              colors=["k", "tab:blue", "tab:red"])
-    ax.set_title(f"Covariance field at the references (ellipses x{scale:.2g})")
-    ax.figure.savefig(out / "full_field_fit_ellipses.png", dpi=120, bbox_inches="tight")
-    plt.close(ax.figure)
+    ax_ellipses, scale = plot_ellipses(
+        refs, [f(refs) for f in fields.values()], scale="auto", return_scale=True,
+        labels=list(fields), colors=["k", "tab:blue", "tab:red"])
+    ax_ellipses.set_title(f"Covariance field at the references (ellipses x{scale:.2g})")
+    ax_ellipses.set_xlabel("stimulus dimension 1 (model units)")
+    ax_ellipses.set_ylabel("stimulus dimension 2 (model units)")
+    ax_ellipses.figure.savefig(out / "full_field_fit_ellipses.png", dpi=120,
+                               bbox_inches="tight")
+    plt.close(ax_ellipses.figure)
 
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot(steps, losses)
@@ -136,11 +146,13 @@ def save_figures(out: Path, refs, fields: dict, steps: list, losses: list) -> No
     ax.set_ylabel("negative log posterior per trial")
     fig.savefig(out / "full_field_fit_learning_curve.png", dpi=120, bbox_inches="tight")
     plt.close(fig)
+    return [ax_ellipses.figure, fig]
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="a few-second run")
+    parser.add_argument("--small", action="store_true",
+                        help="9 references x 150 trials instead of 25 x 400")
     parser.add_argument("--out", help="folder for the figures")
     args = parser.parse_args()
     main(small=args.small or os.environ.get("PSYPHY_NUMPYRO_SMALL") == "1",
