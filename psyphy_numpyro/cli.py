@@ -148,12 +148,12 @@ def _demo_settings(*, trials: int, steps: int, seed: int, out: str | os.PathLike
     from psyphy_numpyro.core import checks as check
 
     trials = check.positive_int("trials", trials)
-    steps = _int32("steps", check.positive_int("steps", steps))
+    steps = check.iterations("steps", steps)
     seed = check.seed("seed", seed)
-    num_warmup = check.positive_int("num_warmup", num_warmup, minimum=0)
-    num_samples = check.positive_int("num_samples", num_samples)
-    num_chains = check.positive_int("num_chains", num_chains)
-    _int32("num_warmup + num_samples", num_warmup + num_samples)
+    from psyphy_numpyro.core.infer.mcmc import check_run_lengths
+
+    num_warmup, num_samples, num_chains = check_run_lengths(num_warmup, num_samples,
+                                                            num_chains)
     check_memory(
         DEMO_BYTES["fixed"] + DEMO_BYTES["trial"] * trials + DEMO_BYTES["step"] * steps
         + DEMO_BYTES["draw_trial"] * num_chains * num_samples * trials,
@@ -168,16 +168,6 @@ def _demo_settings(*, trials: int, steps: int, seed: int, out: str | os.PathLike
 #: log-likelihood and predictive draws of ``posterior.nc``) and per MAP step (its
 #: loss history).
 DEMO_BYTES = {"fixed": 480 * 2**20, "trial": 350, "draw_trial": 12, "step": 16}
-
-_INT32_MAX = 2**31 - 1  # JAX counts loop steps in int32
-
-
-def _int32(name: str, value: int) -> int:
-    if value > _INT32_MAX:
-        raise ValueError(f"{name} must be at most {_INT32_MAX} (JAX counts steps in "
-                         f"int32), got {value}.")
-    return value
-
 
 def available_memory() -> int | None:
     """Bytes this process can still allocate, or None where that is unknown.

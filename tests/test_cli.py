@@ -189,9 +189,9 @@ def test_argparse_errors_are_one_usage_line(argv, named, capsys):
 
 
 @pytest.mark.parametrize("flag, value, message", [
-    ("--steps", "1e11", ("steps must be at most 2147483647 (JAX counts steps in int32), "
-                         "got 100000000000.")),
-    ("--warmup", "3e9", "num_warmup + num_samples must be at most 2147483647")])
+    ("--steps", "1e11", ("steps must be at most 2147483647 (JAX counts loop iterations "
+                         "in int32), got 100000000000.")),
+    ("--warmup", "2147483000", "num_warmup + num_samples must be at most 2147483647")])
 def test_counts_beyond_int32_are_refused_before_any_work(flag, value, message, tmp_path,
                                                          capsys, no_compilation):
     out = tmp_path / "results"

@@ -52,6 +52,22 @@ def positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
+#: The most loop iterations one run may ask for: JAX counts them in int32.
+MAX_ITERATIONS = 2**31 - 1
+
+
+def iterations(name: str, value, minimum: int = 1) -> int:
+    """Return a count of loop iterations (steps, draws) as an int.
+
+    Like :func:`positive_int`, and at most :data:`MAX_ITERATIONS`.
+    """
+    value = positive_int(name, value, minimum)
+    if value > MAX_ITERATIONS:
+        raise ValueError(f"{name} must be at most {MAX_ITERATIONS} (JAX counts loop "
+                         f"iterations in int32), got {value}.")
+    return value
+
+
 def instance(name: str, value: Any, cls: type) -> Any:
     """Return ``value`` if it is a ``cls``; else raise a ``TypeError`` naming both."""
     if not isinstance(value, cls):

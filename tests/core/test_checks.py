@@ -92,3 +92,20 @@ def test_good_input_still_fits(mvp_model, seed_data):
     result = pn.fit_map(jax.random.key(0), mvp_model.numpyro_model, *trials,  # typed key
                         num_steps=5, progress_bar=False)
     assert np.all(np.isfinite(result.params["log_diag"]))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: pn.MAPOptimizer(steps=10**11),
+    lambda: pn.SVIApproximation(steps=2**31),
+    lambda: pn.NUTSSampler(num_warmup=2**31 - 10, num_samples=100),
+    lambda: pn.LangevinSampler(steps=2**31),
+])
+def test_iteration_counts_beyond_int32_are_refused(make, no_compilation):
+    """JAX counts loop iterations in int32: a larger count would wrap around."""
+    with no_compilation(), pytest.raises(ValueError, match="at most 2147483647"):
+        make()
+
+
+def test_the_largest_iteration_count_is_accepted():
+    assert check.iterations("steps", 2**31 - 1) == 2**31 - 1
+    assert check.iterations("num_warmup", 0, minimum=0) == 0

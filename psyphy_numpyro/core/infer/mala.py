@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from numpyro.infer import HMC, MCMC
 
 from psyphy_numpyro.core import checks as check
-from psyphy_numpyro.core.infer.mcmc import check_run_lengths, init_strategy, run_kernel
+from psyphy_numpyro.core.infer.mcmc import check_run_lengths, run_kernel
 
 #: Acceptance rate the warm-up tunes the step size for: optimal for MALA
 #: (Roberts & Rosenthal, 1998).
@@ -46,14 +46,12 @@ def run_mala(
 ) -> MCMC:
     """Sample a NumPyro model with the Metropolis-adjusted Langevin algorithm.
 
+    ``rng_key``, ``model`` (with a deterministic density), ``model_args``,
+    ``model_kwargs``, ``num_samples``, ``num_chains``, ``init_params`` and
+    ``progress_bar`` are as for :func:`~psyphy_numpyro.core.infer.mcmc.run_nuts`.
+
     Parameters
     ----------
-    rng_key
-        Key for the chains.
-    model
-        A NumPyro model with a deterministic density.
-    num_samples
-        Kept iterations per chain.
     step_size
         Leapfrog step size :math:`\\epsilon` (the proposal's standard
         deviation per coordinate, with the identity mass matrix).
@@ -61,12 +59,6 @@ def run_mala(
         Warm-up iterations. When > 0, warm-up adapts the step size (from
         ``step_size``, for an acceptance rate of 0.574) and a diagonal mass
         matrix; with 0, ``step_size`` is used as given.
-    num_chains
-        Chains, run in parallel when there are enough devices, else vectorised.
-    init_params
-        Starting point per site; else the prior median.
-    progress_bar
-        Show NumPyro's progress bar.
 
     Returns
     -------
@@ -77,16 +69,10 @@ def run_mala(
                                                             num_chains)
     step_size = check.positive("step_size", step_size)
     adapt = num_warmup > 0
-    kernel = _MALA(
-        model,
-        step_size=step_size,
-        num_steps=1,
-        trajectory_length=None,
-        adapt_step_size=adapt,
-        adapt_mass_matrix=adapt,
-        target_accept_prob=MALA_TARGET_ACCEPT,
-        init_strategy=init_strategy(init_params),
-    )
-    return run_kernel(rng_key, kernel, model_args, model_kwargs, num_warmup=num_warmup,
+    settings = {"step_size": step_size, "num_steps": 1, "trajectory_length": None,
+                "adapt_step_size": adapt, "adapt_mass_matrix": adapt,
+                "target_accept_prob": MALA_TARGET_ACCEPT}
+    return run_kernel(rng_key, _MALA, model, settings, model_args, model_kwargs,
+                      init_params=init_params, num_warmup=num_warmup,
                       num_samples=num_samples, num_chains=num_chains,
                       progress_bar=progress_bar)

@@ -171,7 +171,7 @@ def _check_inputs(model: Callable[..., None], model_args: tuple, init_params: An
         if bound is not None and len(model_args) == 3:  # wrappers checked their data
             spec.trials(tuple(model_args))
         if init_params is not None:
-            start = spec.prior.check_params(init_params, "init_params")
+            start = spec.check_params(init_params, "init_params")
             if not spec.is_mvp and not np.any(start["W"]):
                 raise ValueError(
                     "init_params['W'] is all zeros, a stationary point of the full "
@@ -184,7 +184,8 @@ def _check_inputs(model: Callable[..., None], model_args: tuple, init_params: An
             check.finite_array(f"init_params{jax.tree_util.keystr(path)}", leaf)
 
 
-def _signature(tree) -> tuple:
+def shape_signature(tree) -> tuple:
+    """What a compiled program of ``tree`` depends on: its structure, shapes and dtypes."""
     leaves, treedef = jax.tree.flatten(tree)
     return treedef, tuple(
         (np.shape(x), x.dtype if hasattr(x, "dtype") else np.result_type(x),
@@ -194,7 +195,7 @@ def _signature(tree) -> tuple:
 def _compiled_chunk(runner: _Runner, state: SVIState, model_args: tuple,
                     model_kwargs: dict) -> Callable:
     """The runner's ``run_chunk`` compiled for this state (kept for later fits)."""
-    key = _signature(state)
+    key = shape_signature(state)
     if key not in runner.compiled:
         runner.compiled[key] = compile_ahead(runner.run_chunk, state, 1, model_args,
                                              model_kwargs)
@@ -243,7 +244,7 @@ def fit_map(
     -------
     MAPResult
     """
-    num_steps = check.positive_int("num_steps", num_steps)
+    num_steps = check.iterations("num_steps", num_steps)
     check.key("rng_key", rng_key)
     _check_inputs(model, model_args, init_params)
     if optimizer is None:
@@ -257,7 +258,7 @@ def fit_map(
         chunk = min(50, max(1, math.ceil(num_steps / 20)))
     else:
         chunk = min(check.positive_int("progress_every", progress_every), num_steps)
-    runner = _runner(model, optimizer, chunk, _signature((model_args, model_kwargs)))
+    runner = _runner(model, optimizer, chunk, shape_signature((model_args, model_kwargs)))
 
     state = runner.init(rng_key, model_args, model_kwargs, init_params)
     losses = []

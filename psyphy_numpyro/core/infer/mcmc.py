@@ -7,16 +7,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import contextlib
+import copy
+import io
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_median, init_to_value
 
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.gauge import to_free
+from psyphy_numpyro.core.infer.map import shape_signature
 from psyphy_numpyro.core.infer.progress import say
 
 #: Extra fields every run records, so ArviZ's ``sample_stats`` is complete.
@@ -65,17 +74,13 @@ def run_nuts(
     Returns
     -------
     numpyro.infer.MCMC
-        The finished run, with :data:`SAMPLE_STATS_FIELDS` recorded.
+        The finished run, with :data:`SAMPLE_STATS_FIELDS` recorded. Runs of
+        the same model and settings share one compiled sampler
+        (:func:`run_kernel`), so repeated fits neither compile nor grow memory.
     """
     num_warmup, num_samples, num_chains = check_run_lengths(num_warmup, num_samples,
                                                             num_chains)
     check.open_unit_interval("target_accept_prob", target_accept_prob)
-    kernel = NUTS(
-        model,
-        init_strategy=init_strategy(init_params),
-        target_accept_prob=target_accept_prob,
-        dense_mass=dense_mass,
-    )
     if chain_init_params is not None:
         for site, value in chain_init_params.items():
             if jnp.shape(value)[:1] != (num_chains,):
@@ -85,7 +90,9 @@ def run_nuts(
                 )
         if num_chains == 1:  # NumPyro takes one chain's start without the axis
             chain_init_params = jax.tree.map(lambda x: x[0], chain_init_params)
-    return run_kernel(rng_key, kernel, model_args, model_kwargs, num_warmup=num_warmup,
+    settings = {"target_accept_prob": float(target_accept_prob), "dense_mass": bool(dense_mass)}
+    return run_kernel(rng_key, NUTS, model, settings, model_args, model_kwargs,
+                      init_params=init_params, num_warmup=num_warmup,
                       num_samples=num_samples, num_chains=num_chains,
                       progress_bar=progress_bar, chain_init_params=chain_init_params)
 
@@ -93,9 +100,10 @@ def run_nuts(
 def check_run_lengths(num_warmup: Any, num_samples: Any, num_chains: Any
                       ) -> tuple[int, int, int]:
     """Checked warm-up length (>= 0), kept draws and chains (>= 1) of a run."""
-    return (check.positive_int("num_warmup", num_warmup, minimum=0),
-            check.positive_int("num_samples", num_samples),
-            check.positive_int("num_chains", num_chains))
+    num_warmup = check.iterations("num_warmup", num_warmup, minimum=0)
+    num_samples = check.iterations("num_samples", num_samples)
+    check.iterations("num_warmup + num_samples", num_warmup + num_samples)
+    return num_warmup, num_samples, check.positive_int("num_chains", num_chains)
 
 
 def init_strategy(init_params: dict | None) -> Any:
@@ -103,10 +111,31 @@ def init_strategy(init_params: dict | None) -> Any:
     return init_to_median if init_params is None else init_to_value(values=init_params)
 
 
-def run_kernel(rng_key: jax.Array, kernel: Any, model_args: tuple, model_kwargs: dict, *,
-               num_warmup: int, num_samples: int, num_chains: int, progress_bar: bool,
+class _Kept(NamedTuple):
+    key: tuple
+    mcmc: MCMC
+    signatures: set  # shapes of the model arguments it has compiled for
+    lock: threading.Lock  # held while it runs; another thread makes its own
+    bars: bool  # NumPyro shows bars here (it hides them when CI is set)
+
+
+#: MCMC objects kept for reuse by :func:`run_kernel`, the most recent last.
+_KEPT: OrderedDict = OrderedDict()
+#: How many; NumPyro keeps the compiled loops of its 8 most recent MCMC objects.
+_MAX_KEPT = 8
+
+
+def clear_samplers() -> None:
+    """Forget the kept MCMC objects (the next run of each model compiles again)."""
+    _KEPT.clear()
+
+
+def run_kernel(rng_key: jax.Array, kernel_type: type, model: Callable[..., None],
+               settings: dict, model_args: tuple, model_kwargs: dict, *,
+               init_params: dict | None, num_warmup: int, num_samples: int,
+               num_chains: int, progress_bar: bool,
                chain_init_params: dict | None = None) -> MCMC:
-    """Run an MCMC kernel with this package's chain policy and sample statistics.
+    """Run ``kernel_type(model, **settings)`` with this package's chain policy.
 
     Chains run in parallel when there are enough devices and vectorised
     otherwise; :data:`SAMPLE_STATS_FIELDS` are always recorded. With the
@@ -114,22 +143,143 @@ def run_kernel(rng_key: jax.Array, kernel: Any, model_args: tuple, model_kwargs:
     bar opens (:func:`compile_mcmc`), so its rate and remaining time are the
     iterations'; parallel chains keep NumPyro's bars, which say ``Compiling``
     until their first iteration.
+
+    A run of the same model (the same function, or a ``functools.partial`` of
+    one with equal hashable arguments, such as a WPPM's ``numpyro_model``),
+    kernel settings, run lengths and chains as one of the 8 runs before
+    reuses that run's MCMC object and compiled sampler (:func:`kept_mcmc`);
+    data and starts may differ. Returns an MCMC object of its own.
     """
     parallel = jax.local_device_count() >= num_chains
-    mcmc = MCMC(
-        kernel,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        chain_method="parallel" if parallel else "vectorized",
-        progress_bar=progress_bar,
-    )
+    chain_method = "parallel" if parallel else "vectorized"
+    lengths = {"num_warmup": num_warmup, "num_samples": num_samples,
+               "num_chains": num_chains, "chain_method": chain_method}
+    kept = kept_mcmc(kernel_type, model, settings, lengths, model_args, model_kwargs)
+    if kept is not None and not kept.lock.acquire(blocking=False):
+        kept = None  # running in another thread
+    if kept is None:
+        mcmc = MCMC(kernel_type(model, init_strategy=init_strategy(init_params), **settings),
+                    progress_bar=progress_bar, **lengths)
+        compiled = False
+    else:
+        mcmc = kept.mcmc
+        progress_bar = progress_bar and kept.bars
+        mcmc.sampler._init_strategy = init_strategy(init_params)
+        # NumPyro wraps the step of vectorised chains in one more vmap at each
+        # init, which breaks the next shape it compiles: start from an unwrapped one
+        mcmc.sampler._init_fn = None
+        signature = shape_signature((model_args, model_kwargs))
+        compiled = signature in kept.signatures
+        kept.signatures.add(signature)
     run_args = dict(extra_fields=SAMPLE_STATS_FIELDS, init_params=chain_init_params,
                     **model_kwargs)
-    if mcmc.progress_bar and (num_chains == 1 or not parallel):
-        compile_mcmc(mcmc, rng_key, *model_args, **run_args)
-    mcmc.run(rng_key, *model_args, **run_args)
-    return mcmc
+    try:
+        if progress_bar and not compiled and (num_chains == 1 or not parallel):
+            compile_mcmc(mcmc, rng_key, *model_args, **run_args)
+        with contextlib.nullcontext() if progress_bar else _without_bar():
+            mcmc.run(rng_key, *model_args, **run_args)
+    except BaseException:
+        if kept is not None:  # an interrupted run leaves it half set up
+            _KEPT.pop(kept.key, None)
+        raise
+    finally:
+        if kept is not None:
+            # its initial states are keyed by the ids of this run's arguments
+            mcmc._init_state_cache.clear()
+            kept.lock.release()
+    if kept is None:
+        return mcmc
+    run = copy.copy(mcmc)  # this run's draws; the kept object forgets them
+    run._collection_params = dict(mcmc._collection_params)
+    mcmc._states = mcmc._states_flat = mcmc._last_state = None
+    mcmc._args, mcmc._kwargs = (), {}
+    return run
+
+
+def kept_mcmc(kernel_type: type, model: Callable[..., None], settings: dict,
+              lengths: dict, model_args: tuple, model_kwargs: dict) -> _Kept | None:
+    """The kept MCMC object for these settings, made and kept if new; None if not reusable.
+
+    NumPyro recompiles its sampler at every ``MCMC.run`` without a progress
+    bar and keeps every compiled program, with the run's MCMC object, for
+    the life of the process (about 14 MB per small NUTS run): its loop passes
+    a freshly ``jax.jit``-wrapped step as a static argument to a module-level
+    ``jax.jit`` function, so no two runs share a cache key. One MCMC object
+    with ``jit_model_args=True``, run through NumPyro's per-iteration loop
+    (its progress-bar loop, its output discarded when no bar is wanted),
+    compiles once per argument shape instead. It is
+    reusable when every model argument is an array (they become traced
+    inputs), the model is recognised across runs (:func:`model_identity`),
+    and chains are one or vectorised.
+    """
+    arrays = all(isinstance(leaf, (jax.Array, np.ndarray))
+                 for leaf in jax.tree.leaves((model_args, model_kwargs)))
+    if not arrays or (lengths["num_chains"] > 1 and lengths["chain_method"] != "vectorized"):
+        return None
+    key = (kernel_type, model_identity(model), tuple(sorted(settings.items())),
+           tuple(sorted(lengths.items())))
+    try:
+        kept = _KEPT.get(key)
+    except TypeError:  # unhashable: a model or setting that holds arrays
+        return None
+    if kept is not None:
+        _KEPT.move_to_end(key)
+        return kept
+    kernel = kernel_type(model, **settings)
+    if not all(hasattr(kernel, name) for name in ("_init_strategy", "_init_fn")):
+        return None  # a NumPyro whose kernels differ: a new MCMC object per run
+    kernel.init = partial(_init_op_by_op, kernel.init)
+    mcmc = MCMC(kernel, progress_bar=True, jit_model_args=True, **lengths)
+    bars = bool(mcmc.progress_bar)
+    mcmc.progress_bar = True  # the per-iteration loop, even where bars are hidden
+    if not hasattr(mcmc, "_init_state_cache"):
+        return None
+    kept = _KEPT[key] = _Kept(key, mcmc, set(), threading.Lock(), bars)
+    if len(_KEPT) > _MAX_KEPT:
+        _KEPT.popitem(last=False)
+    return kept
+
+
+def _init_op_by_op(init: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A kernel's ``init``, run op by op rather than compiled.
+
+    NumPyro's initialisation builds new functions at every run, so for
+    vectorised chains JAX compiles its search for a valid start anew each
+    time (about 2 s and 6 MB per MVP run with 4 chains, kept for the
+    process's life); op by op it compiles nothing and takes a fraction of
+    that (the full WPPM's too: 1 s against 5 s for 4 chains on 500 trials).
+    """
+    with jax.disable_jit():
+        return init(*args, **kwargs)
+
+
+def model_identity(model: Callable[..., None]) -> Any:
+    """What identifies ``model`` across runs: itself, or a partial's function and arguments.
+
+    ``functools.partial`` objects compare by identity, so a WPPM's
+    ``numpyro_model`` (a new partial of ``wppm_model`` over its hashable spec
+    at each access) is identified by what it binds. As with ``jax.jit``, a
+    model is assumed to depend only on its arguments: a function whose
+    behaviour depends on changing global state needs :func:`clear_samplers`.
+    """
+    if isinstance(model, partial):
+        return (partial, model_identity(model.func), model.args,
+                tuple(sorted(model.keywords.items())))
+    return model
+
+
+@contextlib.contextmanager
+def _without_bar() -> Iterator[None]:
+    """Hide NumPyro's progress bar (it writes to ``sys.stderr``), keeping warnings.
+
+    Warnings raised meanwhile are shown after, as they would have been.
+    """
+    with warnings.catch_warnings(record=True) as caught, \
+            contextlib.redirect_stderr(io.StringIO()):
+        yield
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                               warning.lineno, source=warning.source)
 
 
 def compile_mcmc(mcmc: MCMC, rng_key: jax.Array, *model_args: Any, **run_args: Any) -> None:

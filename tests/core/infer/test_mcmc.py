@@ -1,4 +1,7 @@
-"""run_nuts: its sample statistics, and rotated starts for the chains."""
+"""run_nuts: its sample statistics, rotated starts for the chains, kept samplers."""
+
+import sys
+import warnings
 
 import jax
 import numpy as np
@@ -39,3 +42,48 @@ def test_rotated_starts_keep_the_density_and_separate_the_chains():
     with pytest.raises(ValueError, match="leading axis of num_chains"):
         pn.run_nuts(jax.random.PRNGKey(0), model.numpyro_model, num_warmup=1,
                     num_samples=1, num_chains=2, chain_init_params={"W": W})
+
+
+@pytest.mark.slow  # three NUTS compilations (~15 s)
+def test_a_kept_sampler_reruns_without_compiling_and_keeps_each_fit_its_own(
+        mvp_model, seed_truth, no_compilation):
+    from psyphy_numpyro.core.infer import mcmc as runner
+
+    def data(seed, size):
+        return pn.simulate_trials(jax.random.PRNGKey(seed), mvp_model, seed_truth, size)
+
+    pn.clear_caches()
+    one = pn.NUTSSampler(num_warmup=100, num_samples=30, num_chains=1, progress_bar=False)
+    first = one.fit(mvp_model, data(1, 100))
+    with no_compilation():  # new data of the same size: the compiled sampler runs it
+        later = one.fit(mvp_model, data(2, 100))
+    assert later.mcmc.sampler is first.mcmc.sampler and len(runner._KEPT) == 1
+    # each posterior keeps its own run, whatever the kept sampler ran since
+    np.testing.assert_array_equal(first.mcmc.get_samples(group_by_chain=True)["log_diag"],
+                                  first.draws["log_diag"])
+    assert not np.array_equal(first.draws["log_diag"], later.draws["log_diag"])
+
+    two = pn.NUTSSampler(num_warmup=100, num_samples=30, num_chains=2, progress_bar=False)
+    small = two.fit(mvp_model, data(1, 100))
+    large = two.fit(mvp_model, data(3, 150))  # a new size through vectorised chains
+    with no_compilation():  # NumPyro's start search, too, runs without compiling
+        again = two.fit(mvp_model, data(1, 100))
+    assert large.draws["log_diag"].shape == (2, 30, 2)
+    assert np.all(np.isfinite(large.draws["log_diag"]))
+    # the same fit again gives the same bits: no state carried from run to run
+    np.testing.assert_array_equal(again.draws["log_diag"], small.draws["log_diag"])
+    pn.clear_caches()
+    assert not runner._KEPT
+
+
+def test_a_run_without_bar_writes_nothing_and_keeps_its_warnings(capsys):
+    from psyphy_numpyro.core.infer.mcmc import _without_bar
+
+    def run():
+        with _without_bar():
+            print("NumPyro's bar", file=sys.stderr)
+            warnings.warn("raised inside", UserWarning, stacklevel=1)
+
+    with pytest.warns(UserWarning, match="raised inside"):
+        run()
+    assert capsys.readouterr().err == ""

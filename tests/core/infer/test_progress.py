@@ -98,6 +98,10 @@ def test_run_estimate_is_gradient_time_times_gradients_per_iteration():
 
 
 @pytest.mark.slow  # compiles a full WPPM's MALA chain
+# 50 warm-up steps from step_size=1e-3 adapt erratically: the acceptance rate of
+# this seed swings between 5% and 40% with rounding (traced or constant data);
+# only the run's duration is checked here
+@pytest.mark.filterwarnings("ignore:the Langevin chain accepted:RuntimeWarning")
 def test_the_estimate_before_a_langevin_run_matches_its_duration(compile_times,
                                                                  monkeypatch, capsys):
     # MALA takes one leapfrog step per iteration, so its estimate rests on the
