@@ -16,18 +16,29 @@ The denominator is the set of tests psyphy itself collects from the unchanged
 files (when psyphy is importable), so a test file that fails to import under
 psyphy_numpyro counts all of its tests as errors rather than one.
 
+Each copy sits at ``<work>/<run>/tests``, so a test that looks for its
+project's files at ``Path(__file__).parents[1]`` looks in ``<work>/<run>``.
+psyphy's ``test_docs_recipe.py`` checks ``docs/examples/wppm/hong2025_recipe.py``
+there, a file psyphy's sdist does not ship: the rewritten run gets a copy of
+this repository's ``docs/examples/wppm/`` (a recipe written with
+psyphy_numpyro's names), while the unchanged run against psyphy gets no docs,
+so its failures there stay psyphy's own.
+
 Usage::
 
     python validation/psyphy_suite.py [SDIST_DIR] [--to-top-level] [--baseline]
-                                      [--json OUT]
+                                      [--data-home DIR] [--json OUT]
     python validation/psyphy_suite.py SDIST_DIR -- -k covariance   # pytest args
 
 ``SDIST_DIR`` is an unpacked psyphy 0.0.5 source distribution (the folder
 holding ``tests/``); without it the sdist is downloaded with
 ``pip download --no-deps --no-binary :all: psyphy==0.0.5``. ``--baseline``
 also runs the unchanged tests against psyphy, so the failures psyphy shares
-are marked. The pytest hooks below make this file its own result recorder
-(pytest loads it with ``-p psyphy_suite``).
+are marked. psyphy's tests of Hong et al.'s published data skip unless the
+data are downloaded; ``--data-home DIR`` points both packages at a download
+(``DIR/hong2025/sub1/...``, the layout of both ``fetch`` functions; psyphy's
+own cache is ``~/.cache/psyphy``). The pytest hooks below make this file its
+own result recorder (pytest loads it with ``-p psyphy_suite``).
 """
 
 from __future__ import annotations
@@ -45,7 +56,12 @@ from collections import Counter
 from pathlib import Path
 
 PSYPHY_VERSION = "0.0.5"
+# this repository's docs that psyphy's tests read, relative to the project root
+REPO = Path(__file__).resolve().parents[1]
+RECIPE_DOCS = Path("docs") / "examples" / "wppm"
 RESULTS_ENV = "PSYPHY_SUITE_RESULTS"
+# where each package's hong2025.fetch keeps Hong et al.'s data (<dir>/hong2025/...)
+DATA_HOME_ENVS = ("PSYPHY_DATA_HOME", "PSYPHY_NUMPYRO_DATA_HOME")
 OUTCOMES = ("passed", "failed", "errored", "skipped")
 
 # The module path after ``psyphy`` (group 2) is kept or dropped by the mode.
@@ -247,25 +263,36 @@ def main(argv: list[str] | None = None) -> int:
                              "instead of the same module path")
     parser.add_argument("--baseline", action="store_true",
                         help="also run the unchanged tests against psyphy itself")
+    parser.add_argument("--data-home", type=Path,
+                        help="folder holding hong2025/sub1/... (Hong et al.'s data), "
+                             "so that the published-data tests run")
     parser.add_argument("--json", type=Path, help="write the per-test results here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     argv = sys.argv[1:] if argv is None else list(argv)
     cut = argv.index("--") if "--" in argv else len(argv)  # pytest's arguments follow
     args = parser.parse_args(argv[:cut])
     args.pytest_args = argv[cut + 1:]
+    if args.data_home is not None:
+        if not (args.data_home / "hong2025").is_dir():
+            parser.error(f"{args.data_home} has no hong2025/ folder (Hong et al.'s "
+                         "data).")
+        for name in DATA_HOME_ENVS:  # both runs see the same download
+            os.environ[name] = str(args.data_home.resolve())
 
     work = Path(tempfile.mkdtemp(prefix="psyphy_suite_"))
     try:
         sdist = args.sdist if args.sdist is not None else fetch_sdist(work / "sdist")
         if not (sdist / "tests").is_dir():
             parser.error(f"{sdist} has no tests/ folder; pass an unpacked sdist.")
-        original = copy_tests(sdist, work / "original", rewrite=False)
+        original = copy_tests(sdist, work / "original" / "tests", rewrite=False)
         expected = collect_ids(original, args.python)
         baseline = None
         if args.baseline:
             baseline = run_pytest(original, args.python, args.pytest_args)
-        rewritten = copy_tests(sdist, work / "rewritten", rewrite=True,
+        rewritten = copy_tests(sdist, work / "rewritten" / "tests", rewrite=True,
                                to_top_level=args.to_top_level)
+        shutil.copytree(REPO / RECIPE_DOCS, work / "rewritten" / RECIPE_DOCS,
+                        ignore=shutil.ignore_patterns("__pycache__"))
         mode = "to the top level" if args.to_top_level else "same module paths"
         print(f"imports rewritten: psyphy -> psyphy_numpyro, {mode}")
         results = complete(run_pytest(rewritten, args.python, args.pytest_args),

@@ -20,6 +20,9 @@ from psyphy_numpyro.core.keys import fit_keys
 from psyphy_numpyro.inference.base import InferenceEngine, start_params
 from psyphy_numpyro.posterior.posterior import MAPPosterior
 
+# "auto": "sum" for the MVP, "mean" for the full WPPM (each era's psyphy)
+REDUCTIONS = ("mean", "sum", "auto")
+
 
 class MAPOptimizer(InferenceEngine):
     """psyphy's MAP optimiser, run as NumPyro SVI with ``AutoDelta``.
@@ -48,9 +51,9 @@ class MAPOptimizer(InferenceEngine):
     reduction
         ``"sum"`` minimises the negative log posterior (the seed era's
         psyphy); ``"mean"`` divides it by the number of trials (psyphy 0.0.5's
-        default; the recorded loss is then per trial). ``None`` picks by model:
-        ``"sum"`` for the MVP, ``"mean"`` for the full WPPM, so scripts of
-        either era reproduce their own psyphy's numbers.
+        default; the recorded loss is then per trial). ``"auto"`` (the
+        default) picks by model: ``"sum"`` for the MVP, ``"mean"`` for the full
+        WPPM, so scripts of either era reproduce their own psyphy's numbers.
 
     Examples
     --------
@@ -69,12 +72,12 @@ class MAPOptimizer(InferenceEngine):
         progress_every: int = 10,
         show_progress: bool = True,
         max_grad_norm: float | None = None,
-        reduction: str | None = None,
+        reduction: str = "auto",
     ) -> None:
-        if reduction not in (None, "sum", "mean"):
-            raise ValueError(f'reduction must be "sum", "mean" or None, got {reduction!r}.')
+        if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}.")
         self.reduction = reduction
-        self.steps = check.positive_int("steps", steps)
+        self.steps = check.iterations("steps", steps)
         self.learning_rate = check.positive("learning_rate", learning_rate)
         self.momentum = check.unit_interval("momentum", momentum)
         self.optimizer = check.optimizer("optimizer", optimizer)
@@ -115,7 +118,9 @@ class MAPOptimizer(InferenceEngine):
         init_params = start_params(model, init_params)
         if init_params is None:
             init_params = model.init_params(init_key)
-        reduction = self.reduction or ("sum" if model.is_mvp else "mean")
+        reduction = self.reduction
+        if reduction == "auto":
+            reduction = "sum" if model.is_mvp else "mean"
         scale = 1.0 if reduction == "sum" else 1.0 / trials.ref.shape[0]
         result = fit_map(
             svi_key,

@@ -145,6 +145,31 @@ def test_mean_reduction_at_lr_follows_sum_at_lr_over_n(mvp_model, seed_data):
         pn.MAPOptimizer(reduction="median")
 
 
+@pytest.mark.parametrize("full", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_auto_reduction_is_sum_for_the_mvp_and_mean_for_the_full_wppm(
+        full, mvp_model, seed_data):
+    if full:
+        model = pn.WPPM(pn.Prior(2, basis_degree=1),
+                        pn.OddityTask(config=pn.OddityTaskConfig(num_samples=8)))
+        init = model.init_params(jax.random.PRNGKey(0))
+    else:
+        model, init = mvp_model, {"log_diag": jnp.array([0.2, -0.5])}
+    history = {}
+    expected = "mean" if full else "sum"  # the other one's loss differs by N
+    for reduction in ("auto", expected):
+        opt = pn.MAPOptimizer(steps=3, learning_rate=1e-3, reduction=reduction,
+                              show_progress=False)
+        opt.fit(model, seed_data, init_params=init)
+        history[reduction] = np.asarray(opt.get_history()[1])
+    np.testing.assert_array_equal(history["auto"], history[expected])
+
+
+@pytest.mark.parametrize("bad", [None, "Mean", "", ["sum"]])
+def test_reduction_refuses_none_and_names_the_choices(bad):
+    with pytest.raises(ValueError, match=r"reduction must be one of \('mean', 'sum', 'auto'\)"):
+        pn.MAPOptimizer(reduction=bad)
+
+
 def test_max_grad_norm_clips_like_a_plain_optax_loop_and_counts(seed_data, seed_truth):
     model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2, scale=0.5), task=pn.OddityTask())
     stimuli, y = seed_data.stimuli, seed_data.responses[:, 0]
