@@ -12,7 +12,9 @@ are picked up by the glob without changes here.
 from __future__ import annotations
 
 import ast
+import base64
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -43,7 +45,7 @@ NOTEBOOK_SIZES = {
         "trials_per_ref": 20,
         "map_steps": 100,
         "num_warmup": 10,
-        "num_samples": 10,
+        "num_samples": 15,  # 30 draws: ArviZ 1.x's PSIS-LOO needs at least 25
         "num_chains": 2,
         "num_draws": 20,
         "num_angles": 8,
@@ -52,6 +54,15 @@ NOTEBOOK_SIZES = {
         "loo_degrees": (0, 1),
     },
 }
+
+#: A code cell that draws: a matplotlib call that makes or fills a figure, or a
+#: ``plot_*`` function (ours or ArviZ's).
+DRAWS = re.compile(r"\bplot_\w+\(|\bplt\.(subplots|figure|gcf)\b|"
+                   r"\.(plot|hist|scatter|imshow|errorbar)\(")
+
+#: Most bytes of a stored notebook, and of one stored figure.
+MAX_NOTEBOOK_BYTES = 1_000_000
+MAX_FIGURE_BYTES = 150_000  # binary PNG
 
 KERNEL_NAME = "psyphy-numpyro-test"
 CELL_TIMEOUT_S = 600
@@ -160,3 +171,34 @@ def test_notebook_specific_sizes_all_apply(name: str) -> None:
     nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
     sizes = NOTEBOOK_SIZES[name]
     assert set(shrink(nb, {**SMALL_SIZES, **sizes})) >= set(sizes)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_committed_notebook_holds_its_outputs(path: Path) -> None:
+    # A reader on the web sees only what is stored: run top to bottom, every figure,
+    # no error, and small enough to open.
+    assert path.stat().st_size < MAX_NOTEBOOK_BYTES, f"{path.name} is too large"
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    counts = [c.get("execution_count") for c in code]
+    assert None not in counts, f"{path.name}: some code cells were never run"
+    assert counts == list(range(1, len(code) + 1)), f"{path.name}: not run in order"
+    for i, cell in enumerate(code):
+        outputs = cell.get("outputs", [])
+        assert not [o for o in outputs if o.output_type == "error"], (path.name, i)
+        images = [o.data["image/png"] for o in outputs if "image/png" in o.get("data", {})]
+        if DRAWS.search(cell.source):
+            assert images, f"{path.name}: code cell {i} draws but stores no figure"
+        for png in images:
+            assert len(base64.b64decode(png)) < MAX_FIGURE_BYTES, (path.name, i)
+
+
+@pytest.mark.parametrize("source, draws", [
+    ("ax = plot_thresholds(trials, contours, band)", True),
+    ("fig, ax = plt.subplots(figsize=(6, 3))", True),
+    ("ax.hist(x, bins=bins)", True),
+    ('plt.rcParams["figure.dpi"] = 72', False),
+    ("from psyphy_numpyro import (\n    plot_thresholds,\n)", False),
+])
+def test_draws_spots_plotting_cells(source: str, draws: bool) -> None:
+    assert bool(DRAWS.search(source)) is draws
