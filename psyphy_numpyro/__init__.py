@@ -24,6 +24,14 @@ from psyphy_numpyro.core.basis import chebyshev_basis
 from psyphy_numpyro.core.caches import clear_caches
 from psyphy_numpyro.core.covariance import diagonal_covariance, mahalanobis
 from psyphy_numpyro.core.design import comparisons_along_directions, reference_points
+from psyphy_numpyro.core.fit_checks import (
+    BinnedCheck,
+    Residuals,
+    binned_check,
+    deviance_residuals,
+    held_out_bands,
+    residual_trend,
+)
 from psyphy_numpyro.core.gauge import align_embedding
 from psyphy_numpyro.core.idata import GROUPS, draws_to_inference_data, to_inference_data
 from psyphy_numpyro.core.infer.laplace import LaplaceResult, laplace_approximation
@@ -31,6 +39,7 @@ from psyphy_numpyro.core.infer.mala import run_mala
 from psyphy_numpyro.core.infer.map import MAPResult, clip_and_count, fit_map
 from psyphy_numpyro.core.infer.mcmc import run_nuts
 from psyphy_numpyro.core.infer.svi import SVIResult, fit_svi
+from psyphy_numpyro.core.lapse import LapsePrior
 from psyphy_numpyro.core.noise import GaussianNoise, StudentTNoise
 from psyphy_numpyro.core.numpyro_model import wppm_model
 from psyphy_numpyro.core.prior import Prior
@@ -85,6 +94,11 @@ from psyphy_numpyro.viz.bands import (
 )
 from psyphy_numpyro.viz.diagnostics import plot_learning_curve
 from psyphy_numpyro.viz.ellipses import plot_ellipse_field, plot_ellipses
+from psyphy_numpyro.viz.fit_checks import (
+    plot_binned_check,
+    plot_held_out,
+    plot_residuals,
+)
 from psyphy_numpyro.viz.geometry import auto_scale, ellipse_segments
 from psyphy_numpyro.viz.thresholds import plot_thresholds
 
@@ -188,6 +202,17 @@ __all__ = [
     "plot_psychometric_band",
     "reference_grid",
     "plot_learning_curve",
+    # lapses and goodness of fit
+    "LapsePrior",
+    "binned_check",
+    "BinnedCheck",
+    "deviance_residuals",
+    "Residuals",
+    "residual_trend",
+    "held_out_bands",
+    "plot_binned_check",
+    "plot_residuals",
+    "plot_held_out",
     # adaptive experiments
     "ExperimentSession",
     "InfoGainPlacement",

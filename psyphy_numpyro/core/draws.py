@@ -60,7 +60,8 @@ def posterior_draws(
     Returns
     -------
     model, draws
-        ``draws`` holds the model's site with a leading axis of draws.
+        ``draws`` holds the model's sites (:attr:`WPPMSpec.param_sites`) with a
+        leading axis of draws.
     """
     if num_draws is not None:
         num_draws = check.positive_int("num_draws", num_draws)
@@ -77,16 +78,20 @@ def posterior_draws(
                 f"needs a leading draw axis, shape (num_draws, *{model.prior.shape}); "
                 f"got {np.shape(posterior[model.prior.site])}."
             )
-        value = jnp.asarray(posterior[model.prior.site])
+        missing = sorted(set(model.param_sites) - set(posterior))
+        if missing:
+            raise ValueError(f"posterior must hold the sites {list(model.param_sites)}, "
+                             f"missing {missing}.")
+        stack = {site: jnp.asarray(posterior[site]) for site in model.param_sites}
+        total = stack[model.prior.site].shape[0]
         if num_draws is not None:
-            if num_draws > value.shape[0]:
+            if num_draws > total:
                 raise ValueError(
-                    f"num_draws={num_draws} exceeds the {value.shape[0]} draws "
-                    "in the stack."
+                    f"num_draws={num_draws} exceeds the {total} draws in the stack."
                 )
-            keep = np.round(np.linspace(0, value.shape[0] - 1, num_draws)).astype(int)
-            value = value[keep]
-        return model, {model.prior.site: value}
+            keep = np.round(np.linspace(0, total - 1, num_draws)).astype(int)
+            stack = {site: value[keep] for site, value in stack.items()}
+        return model, stack
     if not (hasattr(posterior, "sample") and hasattr(posterior, "model")):
         raise TypeError(
             "posterior must have .model and .sample(n, *, key) (a NUTS, SVI, "
@@ -103,4 +108,4 @@ def posterior_draws(
                              key=key)
     if not is_stack(model, draws):
         raise ValueError("posterior.sample(n) must return a stack of n draws.")
-    return model, {model.prior.site: jnp.asarray(draws[model.prior.site])}
+    return model, {site: jnp.asarray(draws[site]) for site in model.param_sites}

@@ -270,13 +270,14 @@ def gauge_fixed_model(wppm: Any, frame: Any = None) -> Callable[..., None]:
     turns the rows before the block is taken (:func:`principal_frame` of a
     fit).
     """
-    from psyphy_numpyro.core.numpyro_model import observe_trials
+    from psyphy_numpyro.core.numpyro_model import observe_trials, sample_lapse
 
     prior = GaugeFixedPrior(wppm.prior, frame)
 
     def model(ref, probe, responses=None, mc_samples=None):
         free = numpyro.sample("W_free", prior)
         W = numpyro.deterministic("W", from_free(free, prior.scale, prior.frame)[0])
-        observe_trials(wppm, {"W": W}, ref, probe, responses, mc_samples)
+        observe_trials(wppm, {"W": W, **sample_lapse(wppm)}, ref, probe, responses,
+                       mc_samples)
 
     return model

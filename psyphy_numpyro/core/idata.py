@@ -134,7 +134,7 @@ def arviz_sample_stats(extra_fields: Mapping) -> dict:
 def to_inference_data(mcmc: MCMC, model: Any, trials: Trials, **options: Any):
     """Convert a finished NumPyro ``MCMC`` run of a WPPM to ArviZ.
 
-    The run's draws of the prior's site and its extra fields (under ArviZ's
+    The run's draws of the model's sites and its extra fields (under ArviZ's
     names, :func:`arviz_sample_stats`) go through
     :func:`draws_to_inference_data`, the one builder of every fit kind.
 
@@ -153,8 +153,8 @@ def to_inference_data(mcmc: MCMC, model: Any, trials: Trials, **options: Any):
         Groups :data:`GROUPS`; dims ``chain``, ``draw``, ``trial`` and the
         prior's event dims (``dim`` for ``log_diag``).
     """
-    site = model.prior.site
-    draws = {site: mcmc.get_samples(group_by_chain=True)[site]}
+    samples = mcmc.get_samples(group_by_chain=True)
+    draws = {site: samples[site] for site in model.param_sites}
     stats = arviz_sample_stats(mcmc.get_extra_fields(group_by_chain=True))
     return draws_to_inference_data(draws, model, trials, sample_stats=stats, **options)
 
@@ -207,16 +207,21 @@ def draws_to_inference_data(
         ``constant_data``, and ``posterior_predictive`` and ``sample_stats``
         when asked for; dims as in :func:`to_inference_data`.
     """
-    site = model.prior.site
-    if not isinstance(draws, dict) or set(draws) != {site}:
+    site, sites = model.prior.site, model.param_sites
+    if not isinstance(draws, dict) or set(draws) != set(sites):
         got = sorted(draws) if isinstance(draws, dict) else type(draws).__name__
-        raise ValueError(f"draws must be a dict with the key {site!r}, got {got}.")
+        want = f"key {site!r}" if len(sites) == 1 else f"keys {list(sites)}"
+        raise ValueError(f"draws must be a dict with the {want}, got {got}.")
     value = np.asarray(draws[site])
     if value.shape[2:] != model.prior.shape or value.ndim != 2 + len(model.prior.shape):
         raise ValueError(
             f"draws[{site!r}] must have shape (chain, draw, *{model.prior.shape}), "
             f"got {value.shape}."
         )
+    for name in sites[1:]:  # the inferred lapse rate: one number per draw
+        if np.shape(draws[name]) != value.shape[:2]:
+            raise ValueError(f"draws[{name!r}] must have shape (chain, draw) = "
+                             f"{value.shape[:2]}, got {np.shape(draws[name])}.")
     kwargs = model_kwargs or {}
     groups = {
         **posterior_groups(model, draws),
@@ -227,7 +232,7 @@ def draws_to_inference_data(
     }
     if posterior_predictive:
         key = default_draw_key(rng_key)
-        y = _predict_responses(model, _flat(site, value), key, trials.ref, trials.probe,
+        y = _predict_responses(model, _flat(draws, sites), key, trials.ref, trials.probe,
                                kwargs)
         groups["posterior_predictive"] = {
             "y": (("chain", "draw", "trial"), np.asarray(y).reshape(*value.shape[:2], -1))}
@@ -238,20 +243,23 @@ def log_likelihood_group(model: Any, draws: Mapping, trials: Trials,
                          model_kwargs: dict | None = None) -> dict:
     """Variables of the ``log_likelihood`` group: ``y``, ``(chain, draw, trial)``.
 
-    NumPyro's per-trial log-likelihood of every draw of the prior's site
-    (other sites in ``draws`` are ignored), one draw at a time.
+    NumPyro's per-trial log-likelihood of every draw of the model's sites
+    (``param_sites``; other sites in ``draws`` are ignored), one draw at a time.
     """
-    site = model.prior.site
-    value = np.asarray(draws[site])
-    loglik = _pointwise_log_likelihood(model, _flat(site, value), tuple(trials),
-                                       dict(model_kwargs or {}))
+    value = np.asarray(draws[model.prior.site])
+    loglik = _pointwise_log_likelihood(model, _flat(draws, model.param_sites),
+                                       tuple(trials), dict(model_kwargs or {}))
     return {"y": (("chain", "draw", "trial"),
                   np.asarray(loglik).reshape(*value.shape[:2], -1))}
 
 
-def _flat(site: str, value: np.ndarray) -> dict:
-    """``{site: draws}`` with the leading (chain, draw) axes merged."""
-    return {site: value.reshape(-1, *value.shape[2:])}
+def _flat(draws: Mapping, sites: tuple[str, ...]) -> dict:
+    """The draws of ``sites`` with the leading (chain, draw) axes merged."""
+    out = {}
+    for site in sites:
+        value = np.asarray(draws[site])
+        out[site] = value.reshape(-1, *value.shape[2:])
+    return out
 
 
 def posterior_groups(model: Any, draws: Mapping) -> dict:
@@ -259,7 +267,8 @@ def posterior_groups(model: Any, draws: Mapping) -> dict:
 
     The prior's site goes to ``posterior``, dims ``(chain, draw, *event
     dims)`` (``dim`` for ``log_diag``; ``basis_i, basis_j, dim, embed`` for
-    ``W``). Any other site is a sampler's internal coordinate (``W_free`` of
+    ``W``), and so does an inferred ``lapse_rate``, dims ``(chain, draw)``.
+    Any other site is a sampler's internal coordinate (``W_free`` of
     a gauge-fixed run) and goes to ``unconstrained_posterior`` (ArviZ's
     group for them), dims ``<site>_dim_<i>``, out of sight of
     ``az.summary`` and the plots, which read ``posterior``.
@@ -270,6 +279,8 @@ def posterior_groups(model: Any, draws: Mapping) -> dict:
         value = np.asarray(value)
         if name == site:
             out["posterior"][name] = (("chain", "draw", *model.prior.event_dims), value)
+        elif name in model.param_sites:
+            out["posterior"][name] = (("chain", "draw"), value)
         else:
             extra = [f"{name}_dim_{i}" for i in range(value.ndim - 2)]
             out["unconstrained_posterior"][name] = (("chain", "draw", *extra), value)

@@ -2,7 +2,9 @@ r"""The WPPM as a NumPyro program over a :class:`~psyphy_numpyro.core.spec.WPPMS
 
 :func:`wppm_model` is a plain NumPyro model: a Gaussian prior on the
 parameters (site ``log_diag`` for the MVP, ``W`` for the full WPPM) and a
-Bernoulli likelihood over a plate named ``trial`` (site ``y``). Any NumPyro
+Bernoulli likelihood over a plate named ``trial`` (site ``y``); a task whose
+lapse rate is inferred adds the scalar site ``lapse_rate`` (its Beta prior,
+:mod:`~psyphy_numpyro.core.lapse`). Any NumPyro
 inference runs on it: ``Predictive``, ``SVI`` with any guide, ``MCMC``.
 
 - MVP: :math:`\Sigma = \operatorname{diag}(e^{\text{log\_diag}})` everywhere;
@@ -25,10 +27,12 @@ from typing import TYPE_CHECKING
 import numpyro
 import numpyro.distributions as dist
 
+from psyphy_numpyro.core.lapse import LAPSE_SITE
+
 if TYPE_CHECKING:
     from psyphy_numpyro.core.spec import Params, WPPMSpec
 
-__all__ = ["observe_trials", "wppm_model"]
+__all__ = ["observe_trials", "sample_lapse", "wppm_model"]
 
 
 def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, mc_samples=None) -> None:
@@ -63,7 +67,18 @@ def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, mc_samples=None) -
     value = numpyro.sample(
         prior.site, prior.distribution(), infer={"event_dims": prior.event_dims}
     )
-    observe_trials(spec, {prior.site: value}, ref, probe, responses, mc_samples)
+    params = {prior.site: value, **sample_lapse(spec)}
+    observe_trials(spec, params, ref, probe, responses, mc_samples)
+
+
+def sample_lapse(spec: WPPMSpec) -> dict:
+    """``{"lapse_rate": value}`` from its Beta prior if the task infers it, else ``{}``.
+
+    Shared by every NumPyro model of the WPPM, before :func:`observe_trials`.
+    """
+    if not spec.infers_lapse:
+        return {}
+    return {LAPSE_SITE: numpyro.sample(LAPSE_SITE, spec.task.lapse.distribution())}
 
 
 def observe_trials(spec: WPPMSpec, params: Params, ref, probe, responses=None,

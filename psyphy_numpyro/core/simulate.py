@@ -68,7 +68,7 @@ def simulate_responses(
         int32 responses, shape ``(N,)``.
     """
     check.key("rng_key", rng_key)
-    params = model.prior.check_params(params)
+    params = model.check_params(params)
     ref, probe = model.check_stimuli(ref, probe)
     fixed = {k: jnp.asarray(v)[None] for k, v in params.items()}
     draws = _predict_y(model, fixed, rng_key, ref, probe)
@@ -97,7 +97,7 @@ def simulate_trials(
         ``stimuli`` of shape ``(num_trials, 2, 2)`` and responses ``(num_trials,)``.
     """
     check.key("rng_key", rng_key)
-    params = model.prior.check_params(params)
+    params = model.check_params(params)
     check.positive_int("num_trials", num_trials)
     key_design, key_resp = jax.random.split(rng_key)
     refs, probe = probes_around(key_design, num_trials, ref, max_radius)

@@ -35,6 +35,7 @@ from psyphy_numpyro.core.covariance import (
     wishart_covariance,
     wishart_sqrt,
 )
+from psyphy_numpyro.core.lapse import LAPSE_SITE, LapsePrior, apply_lapse, lapse_logits
 from psyphy_numpyro.core.noise import GaussianNoise, StudentTNoise
 from psyphy_numpyro.core.numpyro_model import wppm_model
 from psyphy_numpyro.core.oddity.gaussian_mc import gaussian_draws, gaussian_mc_p_correct
@@ -183,6 +184,16 @@ class WPPMSpec:
         return replace(self, task=replace(self.task, config=config))
 
     @property
+    def infers_lapse(self) -> bool:
+        """True when the task's ``lapse`` is a :class:`LapsePrior` (site ``"lapse_rate"``)."""
+        return isinstance(self.task.lapse, LapsePrior)
+
+    @property
+    def param_sites(self) -> tuple[str, ...]:
+        """Keys of a params dict: the prior's site, then ``"lapse_rate"`` if inferred."""
+        return (self.prior.site, LAPSE_SITE) if self.infers_lapse else (self.prior.site,)
+
+    @property
     def needs_draws(self) -> bool:
         """True when p(correct) is a Monte Carlo average over random draws."""
         return self.estimator in ("mc", "psyphy")
@@ -194,8 +205,43 @@ class WPPMSpec:
 
     # -- maths (jit/vmap/grad friendly) ---------------------------------------------
     def init_params(self, key: jax.Array) -> Params:
-        """Draw initial parameters from the prior."""
-        return self.prior.sample_params(key)
+        """Draw initial parameters from the prior (an inferred lapse starts at its prior mean)."""
+        params = self.prior.sample_params(key)
+        if self.infers_lapse:
+            params[LAPSE_SITE] = jnp.asarray(self.task.lapse.mean, jnp.float32)
+        return params
+
+    def check_params(self, params: Any, name: str = "params") -> Params:
+        """Check a params dict (:attr:`param_sites`, shapes, values); return jnp arrays.
+
+        An inferred lapse rate (``"lapse_rate"``) must be a scalar in (0, 1).
+        """
+        if not self.infers_lapse:
+            return self.prior.check_params(params, name)
+        if not isinstance(params, dict) or set(params) != set(self.param_sites):
+            got = sorted(params) if isinstance(params, dict) else type(params).__name__
+            raise ValueError(
+                f"{name} must be a dict with the keys {list(self.param_sites)} (the "
+                f"task infers its lapse rate), got {got}."
+            )
+        out = self.prior.check_params({self.prior.site: params[self.prior.site]}, name)
+        rate = params[LAPSE_SITE]
+        if not isinstance(rate, jax.core.Tracer):
+            if np.shape(rate) != ():
+                raise ValueError(f"{name}[{LAPSE_SITE!r}] must be a scalar, got shape "
+                                 f"{np.shape(rate)}.")
+            check.open_unit_interval(f"{name}[{LAPSE_SITE!r}]", float(rate))
+        out[LAPSE_SITE] = jnp.asarray(rate, dtype=jnp.float32)
+        return out
+
+    def lapse_rate(self, params: Params) -> Any:
+        """The lapse rate at ``params``: inferred, fixed, or None (no lapses)."""
+        return params[LAPSE_SITE] if self.infers_lapse else self.task.lapse
+
+    def with_lapse(self, params: Params, p: jnp.ndarray) -> jnp.ndarray:
+        """The answers' p(correct) from the model's ``p`` (:func:`apply_lapse`)."""
+        rate = self.lapse_rate(params)
+        return p if rate is None else apply_lapse(p, rate, self.task.chance)
 
     def draw_mc_samples(
         self, key: jax.Array, num_trials: int | None, num_samples: int | None = None
@@ -234,6 +280,9 @@ class WPPMSpec:
     def p_correct(self, params: Params, ref, probe, mc_samples=None) -> jnp.ndarray:
         """Full WPPM: p(correct) of each trial, clipped to the task's ``config.clip``.
 
+        The model's own p(correct), without the task's lapses (the readouts'
+        p); :meth:`trial_logits` and :meth:`with_lapse` add them.
+
         ``mc_samples`` come from :meth:`draw_mc_samples` (None for ``"quadrature"``).
         """
         W, deg = params["W"], self.basis_degree
@@ -262,10 +311,12 @@ class WPPMSpec:
         return oddity_p_correct(U_ref, U_probe, ref, probe, mc_samples, **settings)
 
     def trial_logits(self, params: Params, ref, probe, mc_samples=None) -> jnp.ndarray:
-        """Log-odds of a correct answer for each trial."""
+        """Log-odds of a correct answer for each trial, lapses included."""
+        rate = self.lapse_rate(params)
         if self.is_mvp:
-            return self.task.logits(self.discriminability_batch(params, ref, probe))
-        p = self.p_correct(params, ref, probe, mc_samples)
+            logits = self.task.logits(self.discriminability_batch(params, ref, probe))
+            return logits if rate is None else lapse_logits(logits, rate, self.task.chance)
+        p = self.with_lapse(params, self.p_correct(params, ref, probe, mc_samples))
         return jnp.log(p) - jnp.log1p(-p)
 
     @partial(jax.jit, static_argnums=0)

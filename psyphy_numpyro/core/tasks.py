@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core import links as likelihood
 from psyphy_numpyro.core.keys import default_mc_key
+from psyphy_numpyro.core.lapse import LapsePrior, check_lapse
 from psyphy_numpyro.core.oddity.psyphy_draws import PROB_CLIP
 
 ESTIMATORS = ("mc", "quadrature", "psyphy")
@@ -127,10 +128,17 @@ class OddityTask:
         Slope of the MVP ``tanh`` mapping.
     config
         Monte Carlo settings for the full WPPM.
+    lapse
+        Lapse rate :math:`\\lambda` of the observer, for the MVP and the full
+        WPPM: ``None`` (no lapses, the default), a fixed number in [0, 1), or
+        :class:`~psyphy_numpyro.core.lapse.LapsePrior` to infer it. The
+        answers' p(correct) is ``lapse * chance + (1 - lapse) * p`` (see
+        :mod:`psyphy_numpyro.core.lapse`).
     """
 
     slope: float = 1.5
     config: OddityTaskConfig = OddityTaskConfig()
+    lapse: float | LapsePrior | None = None
 
     #: p(correct) of the MVP mapping at zero discriminability.
     floor: ClassVar[float] = 2.0 / 3.0
@@ -146,6 +154,7 @@ class OddityTask:
             raise TypeError(
                 f"config must be an OddityTaskConfig, got {type(self.config).__name__}."
             )
+        object.__setattr__(self, "lapse", check_lapse(self.lapse))
 
     _links = (likelihood.oddity_mvp_logits, likelihood.oddity_mvp_discriminability)
     logits = _TanhLink.logits
@@ -163,7 +172,8 @@ class OddityTask:
 
         if model.is_mvp:
             return jax.nn.sigmoid(model.trial_logits(params, ref, probe))
-        return model.p_correct(params, ref, probe, model.draw_mc_samples(key, num_trials))
+        p = model.p_correct(params, ref, probe, model.draw_mc_samples(key, num_trials))
+        return model.with_lapse(params, p)
 
     @staticmethod
     def _simulate_fn(model, params, ref, probe, key):
@@ -309,15 +319,21 @@ class TwoAFC:
     ----------
     slope
         Slope of the ``tanh`` mapping.
+    lapse
+        Lapse rate, as :class:`OddityTask`'s (chance is 1/2).
     """
 
     slope: float = 2.0
+    lapse: float | LapsePrior | None = None
 
     #: p(correct) at zero discriminability (chance).
     floor: ClassVar[float] = 0.5
+    #: p(correct) of a guess.
+    chance: ClassVar[float] = 0.5
 
     def __post_init__(self) -> None:
         check.positive("slope", self.slope)
+        object.__setattr__(self, "lapse", check_lapse(self.lapse))
 
     _links = (likelihood.two_afc_logits, likelihood.two_afc_discriminability)
     logits = _TanhLink.logits

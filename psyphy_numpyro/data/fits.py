@@ -71,6 +71,7 @@ from psyphy_numpyro.core.idata import (
     trial_groups,
     write_netcdf,
 )
+from psyphy_numpyro.core.lapse import LapsePrior
 from psyphy_numpyro.core.noise import GaussianNoise, StudentTNoise
 from psyphy_numpyro.core.oddity.gaussian_mc import GaussianDraws
 from psyphy_numpyro.core.prior import Prior
@@ -91,7 +92,8 @@ _CLASS_KEY = "class"
 #: The configuration classes a model is built from, by the name stored in the file.
 _CONFIG_CLASSES = {
     cls.__name__: cls
-    for cls in (Prior, OddityTask, OddityTaskConfig, TwoAFC, GaussianNoise, StudentTNoise)
+    for cls in (Prior, OddityTask, OddityTaskConfig, TwoAFC, LapsePrior, GaussianNoise,
+                StudentTNoise)
 }
 
 
@@ -118,9 +120,9 @@ def model_config(model: WPPM) -> dict:
     >>> from psyphy_numpyro import WPPM, Prior, TwoAFC
     >>> cfg = model_config(WPPM(Prior.default(2, scale=0.3), TwoAFC(slope=2.5)))
     >>> cfg["task"]
-    {'class': 'TwoAFC', 'slope': 2.5}
+    {'class': 'TwoAFC', 'slope': 2.5, 'lapse': None}
     >>> model_from_config(cfg).task
-    TwoAFC(slope=2.5)
+    TwoAFC(slope=2.5, lapse=None)
     """
     if not isinstance(model, WPPM):
         raise TypeError(f"model must be a psyphy_numpyro.WPPM, got {type(model).__name__}.")
@@ -462,7 +464,7 @@ def save_fit(path: str | os.PathLike, fit: Any, *, num_draws: int = 1000,
     fmt = _format_for(fit)
     model = fit.model
     config = model_config(model)  # raises a TypeError for a non-WPPM model
-    model.prior.check_params(dict(fit.params), "fit.params")
+    model.check_params(dict(fit.params), "fit.params")
     if fmt is _DRAWS:
         record = _write_draws(fit, num_draws=check.positive_int("num_draws", num_draws),
                               seed=check.seed("seed", seed))
@@ -579,8 +581,7 @@ def _log_likelihood(model: WPPM, record: FitRecord) -> dict:
     Needs the fit's trials, and for a density on Monte Carlo draws (the full
     WPPM's ``"mc"``) the ``mc_samples`` the fit stored.
     """
-    site = model.prior.site
-    if record.trials is None or site not in record.draws:
+    if record.trials is None or not set(model.param_sites) <= set(record.draws):
         return {}
     arrays = {name: _dims(name, value)[1] for name, value in record.arrays.items()}
     kwargs = _kwargs_from(arrays, record.info.get("model_kwargs", []))

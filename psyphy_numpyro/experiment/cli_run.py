@@ -139,7 +139,7 @@ def _load_truth(model: Any, path: Path) -> dict:
         raise TypeError(f"truth={str(path)!r} holds a {type(fit).__name__} without "
                         "params; save a fit with save_fit.")
     try:
-        return model.prior.check_params({k: np.asarray(v) for k, v in params.items()},
+        return model.check_params({k: np.asarray(v) for k, v in params.items()},
                                         "truth")
     except ValueError as err:
         raise ValueError(f"truth={str(path)!r} does not fit the chosen model ({err}); "

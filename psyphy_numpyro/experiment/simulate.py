@@ -129,7 +129,7 @@ def run_simulated_session(
         raise ValueError(f"eval_every={eval_every} must be a multiple of "
                          f"refit_every={refit_every}.")
     model = check.wppm(model)
-    truth = model.prior.check_params(truth, "truth")
+    truth = model.check_params(truth, "truth")
     eval_refs = reference_grid(5) if eval_refs is None else eval_refs
     warmup_radius = 0.25
     if strategy in ("bald", "threshold"):

@@ -18,7 +18,7 @@ def start_params(model: Any, init_params: Any) -> dict | None:
         return None
     if hasattr(init_params, "params"):  # e.g. a MAP fit
         init_params = init_params.params
-    return model.prior.check_params(init_params, "init_params")
+    return model.check_params(init_params, "init_params")
 
 
 class InferenceEngine(ABC):
@@ -36,7 +36,7 @@ class InferenceEngine(ABC):
         if num_chains is not None:
             self.num_chains = check.positive_int("num_chains", num_chains)
         if num_warmup is not None:
-            self.num_warmup = check.positive_int("num_warmup", num_warmup, minimum=0)
+            self.num_warmup = check.iterations("num_warmup", num_warmup, minimum=0)
 
     def _fit_inputs(self, model: Any, data: Any, init_params: Any
                     ) -> tuple[Any, Any, dict | None, FitKeys, dict]:

@@ -59,11 +59,12 @@ class LangevinSampler(InferenceEngine):
         seed: int = 0,
         progress_bar: bool = True,
     ) -> None:
-        self.steps = check.positive_int("steps", steps)
+        self.steps = check.iterations("steps", steps)
         self.step_size = check.positive("step_size", step_size)
         self.temperature = check.positive("temperature", temperature)
         self._keep_run_settings(seed=seed, progress_bar=progress_bar,
                                 num_chains=num_chains, num_warmup=num_warmup)
+        check.iterations("num_warmup + steps", self.num_warmup + self.steps)
 
     def fit(self, model: Any, data: Any, init_params: Any = None) -> LangevinPosterior:
         """Sample the (tempered) posterior of ``model`` given ``data``.
@@ -128,7 +129,7 @@ class NumpyroSampler(NUTSSampler):
 
     def __init__(self, steps: int = 1000, *, num_warmup: int | None = None,
                  **kwargs: Any) -> None:
-        steps = check.positive_int("steps", steps)
+        steps = check.iterations("steps", steps)
         if num_warmup is None:
             num_warmup = steps
         super().__init__(num_warmup=num_warmup, num_samples=steps, **kwargs)

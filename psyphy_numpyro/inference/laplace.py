@@ -23,6 +23,7 @@ from psyphy_numpyro.core.infer.laplace import (
     rotation_directions,
 )
 from psyphy_numpyro.core.infer.progress import say
+from psyphy_numpyro.core.lapse import unconstrain_lapse
 from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.posterior.laplace import LaplacePosterior
 from psyphy_numpyro.posterior.posterior import MAPPosterior as MAPPosterior  # as psyphy
@@ -102,7 +103,7 @@ class LaplaceApproximation(InferenceEngine):
             )
         given = check.wppm(map_posterior.model, "map_posterior.model")
         model = fixed_density_model(given)
-        params = model.prior.check_params(map_posterior.params, "map_posterior.params")
+        params = model.check_params(map_posterior.params, "map_posterior.params")
         if data is None:
             trials = getattr(map_posterior, "trials", None)
             if trials is None:
@@ -121,6 +122,7 @@ class LaplaceApproximation(InferenceEngine):
         if self.fix_rotations and not model.is_mvp:
             null = rotation_directions(params, model.prior.site)
         hessian = self.hessian or ("exact" if model.is_mvp else "fisher")
+        params = unconstrain_lapse(model, params)  # the Gaussian's coordinates
         if hessian == "exact":
             result = laplace_approximation(
                 model.numpyro_model, params, *trials,

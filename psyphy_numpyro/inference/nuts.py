@@ -24,6 +24,7 @@ from psyphy_numpyro.core.infer.progress import (
     say,
     time_gradient,
 )
+from psyphy_numpyro.core.lapse import lapse_chain_starts
 from psyphy_numpyro.core.spec import quadrature_misfit
 from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.posterior.mcmc import NUTSPosterior
@@ -129,7 +130,8 @@ class NUTSSampler(InferenceEngine):
         self.fix_rotations = None if fix_rotations is None else bool(fix_rotations)
         self._keep_run_settings(seed=seed, progress_bar=progress_bar,
                                 num_chains=num_chains, num_warmup=num_warmup)
-        self.num_samples = check.positive_int("num_samples", num_samples)
+        self.num_samples = check.iterations("num_samples", num_samples)
+        check.iterations("num_warmup + num_samples", self.num_warmup + num_samples)
         self.target_accept_prob = check.open_unit_interval(
             "target_accept_prob", target_accept_prob
         )
@@ -165,13 +167,15 @@ class NUTSSampler(InferenceEngine):
                      principal_frame(init_params["W"], model.prior.stddev()))
             numpyro_model = gauge_fixed_model(model, frame)
             chain_init = {"W_free": gauge_fixed_starts(model, init_params, keys.starts,
-                                                        self.num_chains, frame)}
+                                                        self.num_chains, frame),
+                          **lapse_chain_starts(model, init_params, self.num_chains)}
             init_params = None
         elif init_params is not None and not model.is_mvp and self.num_chains > 1:
             # the chains start at the same density but apart, turned along
             # the embedding symmetry, so R-hat compares separate starts
             chain_init = {"W": rotated_starts(init_params["W"], keys.starts,
-                                              self.num_chains)}
+                                              self.num_chains),
+                          **lapse_chain_starts(model, init_params, self.num_chains)}
             init_params = None
         announce_run("NUTSSampler", model, model is not given, numpyro_model,
                      tuple(trials), model_kwargs, num_chains=self.num_chains,

@@ -54,7 +54,7 @@ class MAPLaplaceRefit(InferenceEngine):
     def __init__(self, steps: int = 0, cold_steps: int = 1000,
                  learning_rate: float = 1e-2, newton_steps: int = 6, *,
                  seed: int = 0) -> None:
-        self.steps = check.positive_int("steps", steps, minimum=0)
+        self.steps = check.iterations("steps", steps, minimum=0)
         self.newton_steps = check.positive_int("newton_steps", newton_steps, minimum=0)
         self.cold_steps = check.positive_int("cold_steps", cold_steps, minimum=0)
         self.learning_rate = check.positive("learning_rate", learning_rate)

@@ -65,7 +65,7 @@ class SVIApproximation(InferenceEngine):
     ) -> None:
         self.rank = check_guide(guide, rank)
         self.guide = guide
-        self.steps = check.positive_int("steps", steps)
+        self.steps = check.iterations("steps", steps)
         self.learning_rate = check.positive("learning_rate", learning_rate)
         self.optimizer = check.optimizer("optimizer", optimizer)
         self.init_scale = None if init_scale is None else check.positive(
@@ -91,7 +91,7 @@ class SVIApproximation(InferenceEngine):
             say(f"SVIApproximation: {estimator_note(model, True)}.", once=True)
         if init_params is None:
             init_params = model.init_params(keys.init)
-        init_params = model.prior.check_params(init_params, "init_params")
+        init_params = model.check_params(init_params, "init_params")
         init_scale = self.init_scale
         if init_scale is None:
             init_scale = 0.1 * float(np.min(model.prior.stddev()))

@@ -232,6 +232,11 @@ class WPPM(Model):
     embedding_dim = _from_spec("embedding_dim")
     estimator = _from_spec("estimator")
     needs_draws = _from_spec("needs_draws")
+    infers_lapse = _from_spec("infers_lapse")
+    param_sites = _from_spec("param_sites")
+    check_params = _from_spec("check_params")
+    lapse_rate = _from_spec("lapse_rate")
+    with_lapse = _from_spec("with_lapse")
     numpyro_model = _from_spec("numpyro_model")
     init_params = _from_spec("init_params")
     draw_mc_samples = _from_spec("draw_mc_samples")
@@ -250,7 +255,7 @@ class WPPM(Model):
         The full WPPM's points must lie in the Chebyshev domain, as
         ``task.predict`` requires; traced values are only shape-checked.
         """
-        self.prior.check_params(params)
+        self.check_params(params)
         if not isinstance(stimulus, (tuple, list)) or len(stimulus) != 2:
             raise TypeError("stimulus must be a (ref, probe) pair of points.")
         pair = []
@@ -271,7 +276,7 @@ class WPPM(Model):
         return self.discriminability_batch(params, ref, probe)[0]
 
     def predict_prob(self, params: Params, stimulus, *, key: jax.Array | None = None):
-        """p(correct) for one ``(ref, probe)`` pair.
+        """p(correct) for one ``(ref, probe)`` pair, the task's lapses included.
 
         For the full WPPM, ``key`` seeds the Monte Carlo draws (default:
         ``task.config.default_key_seed``, as in psyphy), and the pair must lie
@@ -281,7 +286,7 @@ class WPPM(Model):
         if self.is_mvp:
             return jax.nn.sigmoid(self.trial_logits(params, ref, probe))[0]
         mc_samples = self.draw_mc_samples(default_mc_key(self, key), None)
-        return self.p_correct(params, ref, probe, mc_samples)[0]
+        return self.with_lapse(params, self.p_correct(params, ref, probe, mc_samples))[0]
 
     def log_likelihood_from_data(
         self, params: Params, data: Any, *, key: jax.Array | None = None
@@ -291,7 +296,7 @@ class WPPM(Model):
         For the full WPPM, ``key`` seeds independent per-trial Monte Carlo
         draws (default ``PRNGKey(0)``, as psyphy falls back to).
         """
-        self.prior.check_params(params)
+        self.check_params(params)
         trials = data if isinstance(data, Trials) else self.trials(data)
         mc_samples = self.draw_mc_samples(default_draw_key(key), trials.ref.shape[0])
         return jnp.sum(self.log_likelihood(params, trials, mc_samples))
@@ -299,10 +304,16 @@ class WPPM(Model):
     def log_posterior_from_data(
         self, params: Params, data: Any, *, key: jax.Array | None = None
     ) -> jnp.ndarray:
-        """Log-likelihood plus :meth:`Prior.log_prob` (psyphy's unnormalised value)."""
-        return self.log_likelihood_from_data(params, data, key=key) + self.prior.log_prob(
+        """Log-likelihood plus :meth:`Prior.log_prob` (psyphy's unnormalised value).
+
+        An inferred lapse rate adds its Beta prior's log density.
+        """
+        value = self.log_likelihood_from_data(params, data, key=key) + self.prior.log_prob(
             params
         )
+        if self.infers_lapse:
+            value = value + self.task.lapse.distribution().log_prob(self.lapse_rate(params))
+        return value
 
     def _validate_basis_input(self, x: Any) -> None:
         """Check one point ``x``, shape ``(input_dim,)`` (for psyphy's API).

@@ -12,6 +12,7 @@ from jax.flatten_util import ravel_pytree
 
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.infer.laplace import LaplaceResult
+from psyphy_numpyro.core.lapse import constrain_lapse
 from psyphy_numpyro.core.trials import Trials
 from psyphy_numpyro.posterior.draws import DrawsPosterior
 
@@ -22,7 +23,8 @@ class LaplacePosterior(DrawsPosterior):
     Attributes
     ----------
     params
-        The MAP (the Gaussian's mean).
+        The MAP (the Gaussian's mean). An inferred lapse rate is Gaussian in
+        its logit (NumPyro's unconstrained space), so its draws stay in (0, 1).
     model, trials
         The model and the data of the density.
     result
@@ -45,7 +47,7 @@ class LaplacePosterior(DrawsPosterior):
     ) -> None:
         self.result = result
         self.hessian = hessian
-        self.params = result.mean
+        self.params = constrain_lapse(model, result.mean)
         self.model = model
         self.trials = trials
         self.model_kwargs = dict(model_kwargs)
@@ -57,7 +59,10 @@ class LaplacePosterior(DrawsPosterior):
         return self.result.cov
 
     def stddev(self) -> dict:
-        """Marginal standard deviation of every parameter entry, per site."""
+        """Marginal standard deviation of every parameter entry, per site.
+
+        In the Gaussian's coordinates: an inferred ``lapse_rate``'s on the logit scale.
+        """
         return self._unravel(jnp.asarray(np.sqrt(np.clip(np.diag(self.cov), 0, None))))
 
     def sample(self, n: int = 1, *, key: jax.Array) -> dict:
@@ -69,7 +74,7 @@ class LaplacePosterior(DrawsPosterior):
                 "approximation has no Gaussian to draw from; refit the MAP to "
                 'convergence (more steps), or use hessian="fisher".'
             )
-        return _draw(self.params, self.result.scale, n, key)
+        return constrain_lapse(self.model, _draw(self.result.mean, self.result.scale, n, key))
 
     def __repr__(self) -> str:
         sd = {k: np.round(np.asarray(v), 4).tolist() for k, v in self.stddev().items()}

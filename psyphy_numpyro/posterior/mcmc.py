@@ -74,7 +74,7 @@ class NUTSPosterior(DrawsPosterior):
         self.model_kwargs = dict(model_kwargs or {})
         self.mcmc = mcmc
         self.num_chains, self.num_draws = self.draws[site].shape[:2]
-        self.samples = {site: _flat(self.draws[site])}
+        self.samples = {name: _flat(self.draws[name]) for name in model.param_sites}
         if model.is_mvp:
             self.params = jax.tree.map(lambda x: jnp.mean(x, axis=0), self.samples)
         else:  # W is identified only up to sign/rotation: its mean is meaningless
@@ -106,9 +106,8 @@ class NUTSPosterior(DrawsPosterior):
         ``sample_stats`` holds the run's statistics under ArviZ's names
         (``diverging``, ``acceptance_rate``, ``n_steps``, ``lp``, ``energy``).
         """
-        site = self.model.prior.site
         return draws_to_inference_data(
-            {site: self.draws[site]}, self.model, self.trials,
+            {name: self.draws[name] for name in self.model.param_sites}, self.model, self.trials,
             posterior_predictive=posterior_predictive, rng_key=fit_keys(seed).run,
             model_kwargs=self.model_kwargs,
             sample_stats=arviz_sample_stats(self.extra_fields),

@@ -42,12 +42,12 @@ class SVIPosterior(DrawsPosterior):
         self.trials = trials
         self.model_kwargs = dict(model_kwargs)
         self.params = self.guide.median(self.guide_params)
-        site, guide = model.prior.site, self.guide
+        sites, guide = model.param_sites, self.guide
 
         @partial(jax.jit, static_argnums=1)
         def draw(guide_params, n, key):
             draws = guide.sample_posterior(key, guide_params, sample_shape=(n,))
-            return {site: draws[site]}
+            return {site: draws[site] for site in sites}
 
         self._draw = draw
 

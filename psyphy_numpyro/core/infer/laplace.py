@@ -43,6 +43,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.util import potential_energy
 
+from psyphy_numpyro.core.lapse import constrain_lapse, unconstrained_lapse_log_prior
 from psyphy_numpyro.core.trials import Trials
 
 #: Curvature matrices :class:`LaplaceApproximation` can use.
@@ -227,7 +228,8 @@ def fisher_precision(
     model
         The WPPM.
     params
-        The expansion point.
+        The expansion point, in NumPyro's unconstrained space (an inferred
+        lapse rate as its logit, :func:`~psyphy_numpyro.core.lapse.unconstrain_lapse`).
     trials
         The trials' stimuli (:class:`~psyphy_numpyro.core.trials.Trials`).
     mc_samples
@@ -244,10 +246,13 @@ def fisher_precision(
     @jax.jit
     def precision(flat, ref, probe, mc_samples):
         def logits(v):
-            return model.trial_logits(unravel(v), ref, probe, mc_samples)
+            return model.trial_logits(constrain_lapse(model, unravel(v)), ref, probe,
+                                      mc_samples)
 
         def neg_log_prior(v):
-            return -model.prior.distribution().log_prob(unravel(v)[site])
+            params = unravel(v)
+            return -(model.prior.distribution().log_prob(params[site])
+                     + unconstrained_lapse_log_prior(model, params))
 
         J = _jacobian(logits, flat)  # (N, P)
         p = jax.nn.sigmoid(logits(flat))

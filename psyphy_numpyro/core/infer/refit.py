@@ -158,9 +158,14 @@ def map_laplace_refit(
         Gauss-Newton matrix, or for the MVP the exact Hessian (its steps use
         the Gauss-Newton matrix, which is positive definite everywhere).
     """
-    num_steps = check.positive_int("num_steps", num_steps, minimum=0)
+    num_steps = check.iterations("num_steps", num_steps, minimum=0)
     newton_steps = check.positive_int("newton_steps", newton_steps, minimum=0)
     learning_rate = check.positive("learning_rate", learning_rate)
+    if spec.task.lapse is not None:
+        raise ValueError(
+            "the fast refit does not model lapses (the task has lapse="
+            f"{spec.task.lapse!r}); fit with MAPOptimizer and LaplaceApproximation."
+        )
     params = spec.prior.check_params(init_params, "init_params")
     if np.shape(mask) != (trials.ref.shape[0],):
         raise ValueError(f"mask must have shape ({trials.ref.shape[0]},), got "

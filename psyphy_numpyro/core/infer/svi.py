@@ -133,7 +133,7 @@ def fit_svi(
     True
     """
     rank = check_guide(guide, rank)
-    num_steps = check.positive_int("num_steps", num_steps)
+    num_steps = check.iterations("num_steps", num_steps)
     num_particles = check.positive_int("num_particles", num_particles)
     init_scale = check.positive("init_scale", init_scale)
     if optimizer is None:
