@@ -345,9 +345,9 @@ def psychometric_band(
 
     Parameters
     ----------
-    posterior
-        A posterior or a stack of draws with ``model=`` (see
-        :func:`posterior_draws`).
+    posterior, model, num_draws, key
+        A posterior, or a stack of draws with ``model=``; see
+        :func:`posterior_draws`.
     ref
         Reference stimulus, shape ``(input_dim,)``.
     direction
@@ -357,8 +357,6 @@ def psychometric_band(
         Distances ``t >= 0`` from the reference, shape ``(num_distances,)``.
     prob
         Probability of the central band.
-    model, num_draws, key
-        See :func:`posterior_draws`.
     data
         Optional trials (e.g. held-out data): those at ``ref`` whose
         comparison lies along ``direction`` are binned by distance into

@@ -170,7 +170,7 @@ def laplace_approximation(
     null_directions: Any = None,
     **model_kwargs: Any,
 ) -> LaplaceResult:
-    r"""Gaussian approximation of a NumPyro model's posterior at ``params``.
+    r"""Gaussian approximation (a :class:`LaplaceResult`) of a posterior at ``params``.
 
     The precision is the exact Hessian of NumPyro's potential energy (the
     negative log joint) in the flattened parameters, by reverse-over-reverse
@@ -186,10 +186,6 @@ def laplace_approximation(
         The expansion point, normally the MAP, per latent site.
     null_directions
         See :func:`gaussian_from_precision`.
-
-    Returns
-    -------
-    LaplaceResult
 
     Examples
     --------
