@@ -12,11 +12,12 @@ from psyphy_numpyro.core.infer import map as map_runner
 from psyphy_numpyro.core.oddity.quadrature import quadrature_rule
 
 SCRIPT = textwrap.dedent("""
-    import json, os, sys
+    import ctypes, json, os, sys
     import jax, numpy as np
     import psyphy_numpyro as pn
 
-    def rss_mb():
+    def rss_mb():  # after glibc hands freed pages back, so fragmentation is not growth
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import psyphy_numpyro as pn
+from psyphy_numpyro.core.infer.mcmc import clear_samplers
 
 
 @pytest.mark.slow
@@ -157,6 +158,7 @@ def test_nuts_on_the_full_model_with_fixed_draws():
 def test_full_wppm_nuts_defaults_to_quadrature_with_the_rotation_fixed(capsys):
     # The README's sampler on a full model with the default task: the
     # deterministic rule and the gauge-fixed sampler, said before sampling.
+    clear_samplers()  # a sampler kept from an earlier test compiles nothing to say
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1))
     data = full_data(model)
     post = pn.NUTSSampler(num_warmup=30, num_samples=20, num_chains=2).fit(model, data)
