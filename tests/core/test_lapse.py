@@ -77,10 +77,6 @@ def test_bad_lapse_settings_raise_before_compiling():
         model.check_params({**TRUTH, LAPSE_SITE: 1.5})
     with pytest.raises(ValueError, match=r"params\['lapse_rate'\] must be a scalar"):
         model.check_params({**TRUTH, LAPSE_SITE: np.array([0.1, 0.2])})
-    data = simulate_trials(jax.random.PRNGKey(0), _mvp(pn.OddityTask()), TRUTH, 20)
-    with pytest.raises(ValueError, match="fast refit does not model lapses"):
-        pn.MAPLaplaceRefit().fit(model, data, init_params=model.init_params(
-            jax.random.PRNGKey(0)))
 
 
 def test_inferred_lapse_is_a_beta_site_and_starts_at_its_mean():

@@ -9,9 +9,11 @@ import jax
 import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
+from numpyro.infer.util import potential_energy
 
 import psyphy_numpyro as pn
 from psyphy_numpyro.core.infer.laplace import fisher_precision, rotation_directions
+from psyphy_numpyro.core.lapse import LAPSE_SITE, unconstrain_lapse
 from psyphy_numpyro.inference.laplace import LaplaceApproximation, MAPPosterior
 from psyphy_numpyro.inference.refit import MAPLaplaceRefit
 from psyphy_numpyro.posterior.laplace import LaplacePosterior
@@ -101,6 +103,41 @@ def test_data_of_another_dimension_is_refused(mvp_model, no_compilation):
         MAPLaplaceRefit().fit(mvp_model, data)
 
 
+def newton_decrement(post, data):
+    """``g^T H^-1 g`` of NumPyro's potential energy at the refit's MAP.
+
+    ``g`` is the gradient through the NumPyro model's own sites (in the
+    unconstrained space) and ``H`` the refit's precision: the squared distance
+    to the mode in posterior standard deviations, about.
+    """
+    model, trials = post.model, post.model.trials(data)
+    args = (trials.ref, trials.probe, trials.responses)
+    z = unconstrain_lapse(model, post.params)
+    g = jax.grad(lambda z: potential_energy(model.numpyro_model, args, {}, z))(z)
+    g = np.asarray(ravel_pytree(g)[0], float)
+    return float(g @ np.linalg.solve(np.asarray(post.result.precision, float), g))
+
+
+@pytest.mark.slow  # compiles a refit and a Laplace approximation for each setting
+@pytest.mark.parametrize("lapse", [0.1, pn.LapsePrior(2.0, 18.0)], ids=["fixed", "inferred"])
+def test_a_refit_with_lapses_is_the_laplace_approximation_at_numpyros_mode(
+        seed_truth, lapse):
+    # the MAP is a stationary point of the NumPyro model's own density, and the
+    # Gaussian is LaplaceApproximation's there (the rate on its logit)
+    model = pn.WPPM(pn.Prior.default(2, scale=0.5), pn.OddityTask(slope=1.5, lapse=lapse))
+    truth = {**seed_truth, LAPSE_SITE: 0.1} if model.spec.infers_lapse else seed_truth
+    data = pn.simulate_trials(jax.random.PRNGKey(4), model, truth, 600)
+    post = MAPLaplaceRefit().fit(model, data)
+    assert set(post.params) == set(model.param_sites)
+    assert newton_decrement(post, data) < 1e-4  # within 1% of an sd of the mode
+    want = laplace_at(post.params, model, data)
+    np.testing.assert_allclose(post.result.precision, want.result.precision, rtol=1e-3)
+    np.testing.assert_allclose(post.cov, want.cov, rtol=1e-3)
+    if model.spec.infers_lapse:  # a rate inside (0, 1) in every draw
+        draws = post.sample(2000, key=jax.random.PRNGKey(0))[LAPSE_SITE]
+        assert 0.0 < float(draws.min()) and float(draws.max()) < 1.0
+
+
 # -- the full WPPM ---------------------------------------------------------------------
 @pytest.mark.slow  # compiles the full WPPM's Adam, Gauss-Newton and Jacobian
 def test_a_full_wppm_refit_gives_no_mass_to_the_rotations_and_can_be_sampled():
@@ -141,3 +178,25 @@ def test_a_full_wppm_refit_gives_no_mass_to_the_rotations_and_can_be_sampled():
     np.testing.assert_allclose(offsets @ null, 0.0, atol=1e-4 * np.abs(offsets).max())
     np.testing.assert_allclose(np.cov(offsets.T), post.cov, rtol=0.0,
                                atol=0.15 * np.abs(post.cov).max())
+
+
+@pytest.mark.slow  # compiles the full WPPM's refit with an inferred lapse rate
+def test_a_full_wppm_refit_with_an_inferred_lapse_has_the_fisher_precision():
+    task = pn.OddityTask(config=pn.OddityTaskConfig(estimator="quadrature"),
+                         lapse=pn.LapsePrior(2.0, 38.0))
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1), task, pn.GaussianNoise())
+    truth = {**model.init_params(jax.random.PRNGKey(3)), LAPSE_SITE: 0.05}
+    rng = np.random.default_rng(1)
+    ref = rng.uniform(-0.7, 0.7, (300, 2))
+    probe = np.clip(ref + rng.normal(0.0, 0.15, ref.shape), -1.0, 1.0)
+    y = pn.simulate_responses(jax.random.PRNGKey(2), model, truth, ref, probe)
+    data = pn.TrialData(np.stack([ref, probe], axis=1), y)
+
+    post = MAPLaplaceRefit().fit(model, data)
+    assert 0.0 < float(post.params[LAPSE_SITE]) < 1.0
+    assert newton_decrement(post, data) < 1e-4
+    # the Jacobian by chain rule (rows of U, the lapse's slope) against reverse
+    # mode through NumPyro's sites, both at the rate's logit
+    H = fisher_precision(model, unconstrain_lapse(model, post.params), model.trials(data))
+    np.testing.assert_allclose(post.result.precision, H, rtol=1e-3,
+                               atol=1e-4 * np.abs(H).max())

@@ -11,8 +11,9 @@ Gauss-Newton precision at the end,
 
 .. math:: H = -\nabla^2 \log p(\theta) + J^T \operatorname{diag}(m_n p_n (1 - p_n)) J,
 
-with :math:`J` the Jacobian of the trials' log-odds (:func:`logit_jacobian`:
-one reverse pass for the full WPPM) and :math:`m_n` the mask. Newton steps
+with :math:`J` the Jacobian of the trials' log-odds, lapses included
+(:func:`logit_jacobian`: one reverse pass for the full WPPM) and :math:`m_n`
+the mask. Newton steps
 with this curvature converge from a warm start in a few iterations where
 first-order steps (SGD or Adam) need hundreds on the full WPPM's stiff
 high-order weights; Adam only brings a cold start near the optimum.
@@ -36,6 +37,12 @@ from jax.flatten_util import ravel_pytree
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.basis import basis_functions
 from psyphy_numpyro.core.covariance import wishart_sqrt
+from psyphy_numpyro.core.lapse import (
+    LAPSE_SITE,
+    constrain_lapse,
+    unconstrain_lapse,
+    unconstrained_lapse_log_prior,
+)
 from psyphy_numpyro.core.oddity.gaussian_mc import GaussianDraws
 from psyphy_numpyro.core.trials import Trials
 
@@ -43,7 +50,11 @@ _MIN_BUCKET = 256
 
 
 class RefitResult(NamedTuple):
-    """The end of a refit: the MAP, its loss path and the precision there."""
+    """The end of a refit: the MAP, its loss path and the precision there.
+
+    ``params`` and ``precision`` are in NumPyro's unconstrained space (an
+    inferred lapse rate as its logit), the coordinates of the Gaussian.
+    """
 
     params: dict
     losses: jnp.ndarray
@@ -96,26 +107,37 @@ def first_trials(mc_samples: Any, n: int) -> Any:
 def logit_jacobian(spec: Any, params: dict, ref, probe, mc_samples=None) -> jnp.ndarray:
     """Jacobian of the trials' log-odds in ``ravel_pytree(params)``, shape ``(N, P)``.
 
-    For the full WPPM, one reverse pass through :meth:`WPPMSpec.p_correct_factors`
-    gives each trial's gradient in its own :math:`U(x)` rows; the basis, linear
-    in ``W``, carries it to the weights. The MVP uses forward mode.
+    ``params`` are in NumPyro's unconstrained space (an inferred lapse rate as
+    its logit, :func:`~psyphy_numpyro.core.lapse.unconstrain_lapse`) and the
+    log-odds are the answers', lapses included. For the full WPPM, one reverse
+    pass through :meth:`WPPMSpec.p_correct_factors` gives each trial's gradient
+    in its own :math:`U(x)` rows; the basis, linear in ``W``, carries it to the
+    weights. The MVP uses forward mode.
     """
+    flat, unravel = ravel_pytree(params)
     if spec.is_mvp:
-        flat, unravel = ravel_pytree(params)
-        return jax.jacfwd(lambda v: spec.trial_logits(unravel(v), ref, probe,
-                                                      mc_samples))(flat)
-    W, deg = params["W"], spec.basis_degree
+        return jax.jacfwd(lambda v: spec.trial_logits(constrain_lapse(spec, unravel(v)),
+                                                      ref, probe, mc_samples))(flat)
+    site, deg = spec.prior.site, spec.basis_degree
 
-    def total_logit(U_ref, U_probe):
-        p = spec.p_correct_factors(U_ref, U_probe, ref, probe, mc_samples)
-        return jnp.sum(jnp.log(p) - jnp.log1p(-p))
+    def answer_logits(p, params):  # from the model's p(correct), as trial_logits
+        q = spec.with_lapse(constrain_lapse(spec, params), p)
+        return jnp.log(q) - jnp.log1p(-q)
 
-    G_ref, G_probe = jax.grad(total_logit, argnums=(0, 1))(
-        wishart_sqrt(W, ref, deg), wishart_sqrt(W, probe, deg))
+    p, pullback = jax.vjp(
+        lambda U_ref, U_probe: spec.p_correct_factors(U_ref, U_probe, ref, probe,
+                                                      mc_samples),
+        wishart_sqrt(params[site], ref, deg), wishart_sqrt(params[site], probe, deg))
+    _, slope = jax.jvp(lambda p: answer_logits(p, params), (p,), (jnp.ones_like(p),))
+    G_ref, G_probe = pullback(slope)
     idx = "ijk"[: spec.input_dim]
-    J = (jnp.einsum(f"n{idx},nde->n{idx}de", basis_functions(ref, deg), G_ref)
-         + jnp.einsum(f"n{idx},nde->n{idx}de", basis_functions(probe, deg), G_probe))
-    return J.reshape(J.shape[0], -1)
+    rows = {site: jnp.einsum(f"n{idx},nde->n{idx}de", basis_functions(ref, deg), G_ref)
+            + jnp.einsum(f"n{idx},nde->n{idx}de", basis_functions(probe, deg), G_probe)}
+    if spec.infers_lapse:
+        tangent = {k: jnp.zeros_like(v) for k, v in params.items()}
+        tangent[LAPSE_SITE] = jnp.ones_like(params[LAPSE_SITE])
+        _, rows[LAPSE_SITE] = jax.jvp(lambda q: answer_logits(p, q), (params,), (tangent,))
+    return jax.vmap(lambda row: ravel_pytree(row)[0])(rows)
 
 
 def map_laplace_refit(
@@ -141,7 +163,9 @@ def map_laplace_refit(
     spec
         The model specification.
     init_params
-        Starting point (normally the previous refit's MAP).
+        Starting point (normally the previous refit's MAP), constrained as
+        :meth:`WPPMSpec.check_params` takes it; a lapse rate is fitted on its
+        logit.
     trials, mask
         Padded trials and the mask of the real ones (:func:`pad_trials`).
     mc_samples
@@ -161,12 +185,7 @@ def map_laplace_refit(
     num_steps = check.iterations("num_steps", num_steps, minimum=0)
     newton_steps = check.positive_int("newton_steps", newton_steps, minimum=0)
     learning_rate = check.positive("learning_rate", learning_rate)
-    if spec.task.lapse is not None:
-        raise ValueError(
-            "the fast refit does not model lapses (the task has lapse="
-            f"{spec.task.lapse!r}); fit with MAPOptimizer and LaplaceApproximation."
-        )
-    params = spec.prior.check_params(init_params, "init_params")
+    params = unconstrain_lapse(spec, spec.check_params(init_params, "init_params"))
     if np.shape(mask) != (trials.ref.shape[0],):
         raise ValueError(f"mask must have shape ({trials.ref.shape[0]},), got "
                          f"{np.shape(mask)}.")
@@ -187,16 +206,19 @@ def _refit(spec, params, ref, probe, responses, mask, mc_samples, *, num_steps,
     scale = 1.0 / jnp.maximum(mask.sum(), 1.0)
 
     def neg_log_prior(v):
-        return -prior.log_prob(unravel(v)[site])
+        params = unravel(v)
+        return -(prior.log_prob(params[site]) + unconstrained_lapse_log_prior(spec, params))
+
+    def logits(v):
+        return spec.trial_logits(constrain_lapse(spec, unravel(v)), ref, probe, mc_samples)
 
     def loss(v):
-        logits = spec.trial_logits(unravel(v), ref, probe, mc_samples)
-        log_lik = dist.Bernoulli(logits=logits).log_prob(responses)
+        log_lik = dist.Bernoulli(logits=logits(v)).log_prob(responses)
         return scale * (neg_log_prior(v) - jnp.sum(mask * log_lik))
 
     def precision(v):
         J = logit_jacobian(spec, unravel(v), ref, probe, mc_samples)
-        p = jax.nn.sigmoid(spec.trial_logits(unravel(v), ref, probe, mc_samples))
+        p = jax.nn.sigmoid(logits(v))
         return jax.hessian(neg_log_prior)(v) + (J.T * (mask * p * (1.0 - p))) @ J
 
     optimizer = optax.adam(learning_rate)
