@@ -96,6 +96,24 @@ def test_a_refit_comes_once_refit_every_answers_have_come_since_the_last(tmp_pat
         assert refit_sizes(session) == [21, 35, 49]
 
 
+@pytest.mark.slow  # compiles the refit and the placement with an inferred lapse rate
+def test_a_session_whose_task_infers_lapses_refits_and_places_with_them(tmp_path):
+    model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2),
+                    task=pn.OddityTask(lapse=pn.LapsePrior(1.0, 19.0)))
+    with open_session(tmp_path / "s.sqlite", model=model) as session:
+        drive(session, WARMUP // BATCH + 2)
+        post = session.posterior
+        assert refit_sizes(session) == [WARMUP, WARMUP + EVERY]
+        assert 0.0 < float(post.params["lapse_rate"]) < 1.0
+        assert post.sample(50, key=jax.random.PRNGKey(0))["lapse_rate"].shape == (50,)
+        sources = [r["source"] for r in session.store.trial_rows()]
+        assert sources[WARMUP:] == ["placement"] * 2 * BATCH
+        # a refit from the file's answers alone gives the same MAP
+        again = MAPLaplaceRefit().fit(model, session.data)
+        np.testing.assert_allclose(again.params["lapse_rate"], post.params["lapse_rate"],
+                                   rtol=1e-3)
+
+
 # -- replay and resume -----------------------------------------------------------------
 def test_two_sessions_with_one_seed_and_the_same_answers_ask_the_same_trials(
         tmp_path, float_bits):
