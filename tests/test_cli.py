@@ -2,6 +2,7 @@
 
 import contextlib
 import io
+import json
 import os
 import sqlite3
 
@@ -32,6 +33,20 @@ def test_demo_writes_results(tmp_path, capsys):
     assert {"posterior", "log_likelihood", "posterior_predictive"} <= set(group_names(idata))
     assert idata.posterior.sizes["chain"] == 2
     assert np.all(np.isfinite(idata.posterior["log_diag"]))
+
+
+@pytest.mark.slow
+def test_the_demos_map_fit_stays_stable_at_study_scale(tmp_path, capsys):
+    # at the seed's rate (2e-2) SGD on 6,000 trials' summed objective diverged
+    # (log_diag near [95, 11]); the demo's rate shrinks with the trials
+    code = main(["demo", "--trials", "6000", "--warmup", "50", "--samples", "50",
+                 "--chains", "1", "--out", str(tmp_path / "demo"), "--no-progress"])
+    assert code == 0
+    line = next(t for t in capsys.readouterr().out.splitlines()
+                if t.startswith("MAP log_diag"))
+    fit = np.array(json.loads(line.split("=", 1)[1]))  # a printed list of two numbers
+    assert np.all(np.isfinite(fit)) and np.all(np.abs(fit) < 5.0)
+    assert abs(fit[1] - np.log(0.01)) < 0.1  # the dimension the trials determine
 
 
 @pytest.mark.parametrize("flag, value, named", [
