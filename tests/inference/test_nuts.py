@@ -155,9 +155,12 @@ def test_nuts_on_the_full_model_with_fixed_draws():
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:NUTS had")  # mechanics, not sampling quality
-def test_full_wppm_nuts_defaults_to_quadrature_with_the_rotation_fixed(capsys):
+def test_full_wppm_nuts_defaults_to_quadrature_with_the_rotation_fixed(capsys,
+                                                                       monkeypatch):
     # The README's sampler on a full model with the default task: the
     # deterministic rule and the gauge-fixed sampler, said before sampling.
+    monkeypatch.delenv("CI", raising=False)  # NumPyro hides its bar on CI and under
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # xdist; so do we our line
     clear_samplers()  # a sampler kept from an earlier test compiles nothing to say
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1))
     data = full_data(model)
