@@ -139,16 +139,20 @@ def test_a_refit_with_an_inferred_lapse_is_the_laplace_approximation_at_numpyros
 
 
 # -- the full WPPM ---------------------------------------------------------------------
+def scattered_trials(model, truth, n, spread, seed=0):
+    """``n`` answers of ``truth`` at uniform references, comparisons ``spread`` away."""
+    rng = np.random.default_rng(seed)
+    ref = rng.uniform(-0.7, 0.7, (n, 2))
+    probe = np.clip(ref + rng.normal(0.0, spread, ref.shape), -1.0, 1.0)
+    y = pn.simulate_responses(jax.random.PRNGKey(seed + 1), model, truth, ref, probe)
+    return pn.TrialData(np.stack([ref, probe], axis=1), y)
+
+
 @pytest.mark.slow  # compiles the full WPPM's Adam, Gauss-Newton and Jacobian
 def test_a_full_wppm_refit_gives_no_mass_to_the_rotations_and_can_be_sampled():
     task = pn.OddityTask(config=pn.OddityTaskConfig(estimator="quadrature"))
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2), task, pn.GaussianNoise())
-    truth = model.init_params(jax.random.PRNGKey(3))
-    rng = np.random.default_rng(0)
-    ref = rng.uniform(-0.7, 0.7, (150, 2))
-    probe = np.clip(ref + rng.normal(0.0, 0.05, ref.shape), -1.0, 1.0)
-    y = pn.simulate_responses(jax.random.PRNGKey(1), model, truth, ref, probe)
-    data = pn.TrialData(np.stack([ref, probe], axis=1), y)
+    data = scattered_trials(model, model.init_params(jax.random.PRNGKey(3)), 150, 0.05)
 
     post = MAPLaplaceRefit().fit(model, data)
     flat = np.asarray(ravel_pytree(post.params)[0], float)
@@ -186,11 +190,7 @@ def test_a_full_wppm_refit_with_an_inferred_lapse_has_the_fisher_precision():
                          lapse=pn.LapsePrior(2.0, 38.0))
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1), task, pn.GaussianNoise())
     truth = {**model.init_params(jax.random.PRNGKey(3)), LAPSE_SITE: 0.05}
-    rng = np.random.default_rng(1)
-    ref = rng.uniform(-0.7, 0.7, (300, 2))
-    probe = np.clip(ref + rng.normal(0.0, 0.15, ref.shape), -1.0, 1.0)
-    y = pn.simulate_responses(jax.random.PRNGKey(2), model, truth, ref, probe)
-    data = pn.TrialData(np.stack([ref, probe], axis=1), y)
+    data = scattered_trials(model, truth, 300, 0.15, seed=1)
 
     post = MAPLaplaceRefit().fit(model, data)
     assert 0.0 < float(post.params[LAPSE_SITE]) < 1.0

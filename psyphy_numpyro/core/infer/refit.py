@@ -13,10 +13,10 @@ Gauss-Newton precision at the end,
 
 with :math:`J` the Jacobian of the trials' log-odds, lapses included
 (:func:`logit_jacobian`: one reverse pass for the full WPPM) and :math:`m_n`
-the mask. Newton steps
-with this curvature converge from a warm start in a few iterations where
-first-order steps (SGD or Adam) need hundreds on the full WPPM's stiff
-high-order weights; Adam only brings a cold start near the optimum.
+the mask. Newton steps with this curvature converge from a warm start in a
+few iterations where first-order steps (SGD or Adam) need hundreds on the
+full WPPM's stiff high-order weights; Adam only brings a cold start near the
+optimum. An inferred lapse rate is fitted on its logit, as NumPyro samples it.
 
 Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 """
