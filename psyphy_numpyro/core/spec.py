@@ -316,8 +316,12 @@ class WPPMSpec:
         if self.is_mvp:
             logits = self.task.logits(self.discriminability_batch(params, ref, probe))
             return logits if rate is None else lapse_logits(logits, rate, self.task.chance)
-        p = self.with_lapse(params, self.p_correct(params, ref, probe, mc_samples))
-        return jnp.log(p) - jnp.log1p(-p)
+        return self.answer_logits(params, self.p_correct(params, ref, probe, mc_samples))
+
+    def answer_logits(self, params: Params, p: jnp.ndarray) -> jnp.ndarray:
+        """Full WPPM: the answers' log-odds from the model's ``p``, lapses included."""
+        q = self.with_lapse(params, p)
+        return jnp.log(q) - jnp.log1p(-q)
 
     @partial(jax.jit, static_argnums=0)
     def log_likelihood(self, params: Params, trials: Trials,

@@ -120,9 +120,8 @@ def logit_jacobian(spec: Any, params: dict, ref, probe, mc_samples=None) -> jnp.
                                                       ref, probe, mc_samples))(flat)
     site, deg = spec.prior.site, spec.basis_degree
 
-    def answer_logits(p, params):  # from the model's p(correct), as trial_logits
-        q = spec.with_lapse(constrain_lapse(spec, params), p)
-        return jnp.log(q) - jnp.log1p(-q)
+    def answer_logits(p, params):
+        return spec.answer_logits(constrain_lapse(spec, params), p)
 
     p, pullback = jax.vjp(
         lambda U_ref, U_probe: spec.p_correct_factors(U_ref, U_probe, ref, probe,
