@@ -34,9 +34,11 @@ from psyphy_numpyro.core.fit_checks import (
 )
 from psyphy_numpyro.core.gauge import align_embedding
 from psyphy_numpyro.core.idata import GROUPS, draws_to_inference_data, to_inference_data
+from psyphy_numpyro.core.infer.bootstrap import BootstrapResult, fit_bootstrap
 from psyphy_numpyro.core.infer.laplace import LaplaceResult, laplace_approximation
 from psyphy_numpyro.core.infer.mala import run_mala
 from psyphy_numpyro.core.infer.map import MAPResult, clip_and_count, fit_map
+from psyphy_numpyro.core.infer.map_many import MAPManyResult, fit_map_many
 from psyphy_numpyro.core.infer.mcmc import run_nuts
 from psyphy_numpyro.core.infer.svi import SVIResult, fit_svi
 from psyphy_numpyro.core.lapse import LapsePrior
@@ -65,6 +67,7 @@ from psyphy_numpyro.data.dataset import ResponseData, TrialBatch
 from psyphy_numpyro.data.fits import load_fit, model_config, model_from_config, save_fit
 from psyphy_numpyro.data.io import load_responses_csv, save_responses_csv
 from psyphy_numpyro.experiment.session import ExperimentSession
+from psyphy_numpyro.inference.bootstrap import bootstrap
 from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
 from psyphy_numpyro.inference.laplace import LaplaceApproximation
 from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
@@ -73,6 +76,7 @@ from psyphy_numpyro.inference.refit import MAPLaplaceRefit
 from psyphy_numpyro.inference.svi import SVIApproximation
 from psyphy_numpyro.model.covariance_field import CovarianceField, WPPMCovarianceField
 from psyphy_numpyro.model.wppm import WPPM
+from psyphy_numpyro.posterior.bootstrap import BootstrapPosterior
 from psyphy_numpyro.posterior.langevin import LangevinPosterior
 from psyphy_numpyro.posterior.laplace import LaplacePosterior
 from psyphy_numpyro.posterior.mcmc import NUTSPosterior
@@ -217,6 +221,13 @@ __all__ = [
     "ExperimentSession",
     "InfoGainPlacement",
     "MAPLaplaceRefit",
+    # many observers
+    "bootstrap",
+    "BootstrapPosterior",
+    "fit_map_many",
+    "MAPManyResult",
+    "fit_bootstrap",
+    "BootstrapResult",
     # memory
     "clear_caches",
 ]

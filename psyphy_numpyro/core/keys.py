@@ -1,6 +1,7 @@
 """The one rule for random keys: fits, Monte Carlo draws and posterior draws.
 
-A fit's integer ``seed`` gives four keys (:func:`fit_keys`). ``init`` and
+A fit's integer ``seed`` gives four keys (:func:`fit_keys`), and a
+bootstrap's the keys of its replicates (:func:`bootstrap_keys`). ``init`` and
 ``run`` are the two halves of ``PRNGKey(seed)``, as psyphy's
 ``MAPOptimizer`` splits it (the prior draw that starts a fit, then the
 optimiser's or sampler's own stream). ``mc_samples`` and ``starts`` come from
@@ -22,7 +23,8 @@ import jax
 
 from psyphy_numpyro.core import checks as check
 
-__all__ = ["FitKeys", "default_draw_key", "default_mc_key", "fit_keys"]
+__all__ = ["BootstrapKeys", "FitKeys", "bootstrap_keys", "default_draw_key",
+           "default_mc_key", "fit_keys"]
 
 
 class FitKeys(NamedTuple):
@@ -48,6 +50,28 @@ def fit_keys(seed: int) -> FitKeys:
     init, run = jax.random.split(master)
     mc_samples, starts = jax.random.split(jax.random.fold_in(master, 1))
     return FitKeys(init, run, mc_samples, starts)
+
+
+class BootstrapKeys(NamedTuple):
+    """The keys of a bootstrap's replicates, one row each (:func:`bootstrap_keys`)."""
+
+    resample: jax.Array
+    run: jax.Array
+
+
+def bootstrap_keys(seed: int, num_replicates: int) -> BootstrapKeys:
+    """Per-replicate keys of a bootstrap with this ``seed``: which trials, and the fit's own.
+
+    They come from ``fold_in(PRNGKey(seed), 2)``, apart from :func:`fit_keys`'
+    (the fit to all the data, with the same seed, starts every replicate).
+    Replicate ``r``'s keys do not depend on how many replicates are drawn.
+    """
+    num_replicates = check.positive_int("num_replicates", num_replicates)
+    master = jax.random.fold_in(jax.random.PRNGKey(check.seed("seed", seed)), 2)
+    resample, run = jax.random.split(master)
+    each = jax.numpy.arange(num_replicates)
+    return BootstrapKeys(jax.vmap(lambda r: jax.random.fold_in(resample, r))(each),
+                         jax.vmap(lambda r: jax.random.fold_in(run, r))(each))
 
 
 def default_mc_key(model: Any, key: jax.Array | None = None) -> jax.Array:

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["observe_trials", "sample_lapse", "wppm_model"]
 
 
-def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, mc_samples=None) -> None:
+def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, mc_samples=None,
+               mask=None) -> None:
     """NumPyro model of a discrimination experiment.
 
     Parameters
@@ -50,6 +51,10 @@ def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, mc_samples=None) -
     mc_samples
         Full WPPM only: fixed Monte Carlo samples (:meth:`WPPMSpec.draw_mc_samples`); when
         None they are drawn from ``numpyro.prng_key()``.
+    mask
+        Optional boolean ``(N,)``: trials where it is False add nothing to the
+        log density (the padding of :func:`~psyphy_numpyro.core.infer.
+        map_many.fit_map_many`'s batches).
 
     Examples
     --------
@@ -68,7 +73,7 @@ def wppm_model(ref, probe, responses=None, *, spec: WPPMSpec, mc_samples=None) -
         prior.site, prior.distribution(), infer={"event_dims": prior.event_dims}
     )
     params = {prior.site: value, **sample_lapse(spec)}
-    observe_trials(spec, params, ref, probe, responses, mc_samples)
+    observe_trials(spec, params, ref, probe, responses, mc_samples, mask)
 
 
 def sample_lapse(spec: WPPMSpec) -> dict:
@@ -82,7 +87,7 @@ def sample_lapse(spec: WPPMSpec) -> dict:
 
 
 def observe_trials(spec: WPPMSpec, params: Params, ref, probe, responses=None,
-                   mc_samples=None) -> None:
+                   mc_samples=None, mask=None) -> None:
     """The likelihood part of :func:`wppm_model`: site ``y`` over plate ``trial``.
 
     Shared by every NumPyro model of the WPPM (see
@@ -97,5 +102,6 @@ def observe_trials(spec: WPPMSpec, params: Params, ref, probe, responses=None,
             )
         mc_samples = spec.draw_mc_samples(key, ref.shape[0])
     logits = spec.trial_logits(params, ref, probe, mc_samples=mc_samples)
+    answers = dist.Bernoulli(logits=logits)
     with numpyro.plate("trial", ref.shape[0]):
-        numpyro.sample("y", dist.Bernoulli(logits=logits), obs=responses)
+        numpyro.sample("y", answers if mask is None else answers.mask(mask), obs=responses)

@@ -2,12 +2,14 @@
 
 psyphy 0.0.5's modules (:mod:`.map_optimizer`, :mod:`.laplace`,
 :mod:`.langevin`, :mod:`.base`) and, beside them, what psyphy lacks:
-:mod:`.nuts` (NUTS), :mod:`.svi` (variational inference) and :mod:`.refit`
-(the fast warm-started refit of adaptive sessions). The runners
+:mod:`.nuts` (NUTS), :mod:`.svi` (variational inference), :mod:`.refit`
+(the fast warm-started refit of adaptive sessions) and :mod:`.bootstrap`
+(refits of resampled data; ``MAPOptimizer.fit_many`` fits many datasets at once). The runners
 they call are in :mod:`psyphy_numpyro.core.infer`.
 """
 
 from psyphy_numpyro.inference.base import InferenceEngine
+from psyphy_numpyro.inference.bootstrap import bootstrap
 from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
 from psyphy_numpyro.inference.laplace import LaplaceApproximation
 from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
@@ -34,4 +36,5 @@ __all__ = [
     "NUTSSampler",
     "NumpyroSampler",
     "SVIApproximation",
+    "bootstrap",
 ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
+import numpy as np
 import numpyro
 import optax
 
@@ -16,6 +19,7 @@ from psyphy_numpyro.core.infer.map import (
     fit_map,
     sgd_with_momentum,
 )
+from psyphy_numpyro.core.infer.map_many import fit_map_many
 from psyphy_numpyro.core.keys import fit_keys
 from psyphy_numpyro.inference.base import InferenceEngine, start_params
 from psyphy_numpyro.posterior.posterior import MAPPosterior
@@ -114,16 +118,10 @@ class MAPOptimizer(InferenceEngine):
         """
         trials = model.trials(data)
         keys = fit_keys(0 if seed is None else seed)
-        init_key, svi_key = keys.init, keys.run
-        init_params = start_params(model, init_params)
-        if init_params is None:
-            init_params = model.init_params(init_key)
-        reduction = self.reduction
-        if reduction == "auto":
-            reduction = "sum" if model.is_mvp else "mean"
-        scale = 1.0 if reduction == "sum" else 1.0 / trials.ref.shape[0]
+        init_params = self._start(model, init_params, keys.init)
+        scale = self.objective_scale(model, trials.ref.shape[0])
         result = fit_map(
-            svi_key,
+            keys.run,
             _ScaledModel(model, scale),
             *trials,  # ref, probe, responses
             num_steps=self.steps,
@@ -141,6 +139,83 @@ class MAPOptimizer(InferenceEngine):
             self.loss_history = [float(losses[i]) for i in self.loss_steps]
         self._record_clipping(result)
         return MAPPosterior(result.params, model, losses, trials)
+
+    def fit_many(
+        self,
+        model: Any,
+        datasets: Sequence[Any],
+        init_params: Any = None,
+        seed: int | Sequence[int] | None = None,
+        *,
+        devices: Any = None,
+    ) -> list[MAPPosterior]:
+        """Fit ``model`` to several datasets at once, in one compiled program.
+
+        Entry ``s`` equals ``fit(model, datasets[s], init_params[s], seed[s])``
+        to float32 rounding for a deterministic density (the MVP, the
+        ``"quadrature"`` estimator); with fresh Monte Carlo draws (``"mc"``)
+        the draws differ, and the fits agree in distribution only. See
+        :func:`~psyphy_numpyro.core.infer.map_many.fit_map_many`.
+
+        Parameters
+        ----------
+        datasets
+            Datasets of any sizes, each as :meth:`fit` takes it.
+        init_params
+            None (prior draws), one start for all (a dict or a posterior), or
+            one per dataset.
+        seed
+            One seed for all (each fit as :meth:`fit` with that seed) or one per
+            dataset; default 0.
+        devices
+            Devices to lay the datasets over; None for all of ``jax.devices()``.
+
+        Returns
+        -------
+        list of MAPPosterior
+            One per dataset, with its own ``losses``. The optimizer's
+            ``get_history`` and clipping counts stay those of the last :meth:`fit`.
+        """
+        if isinstance(datasets, (str, bytes)) or not isinstance(datasets, Sequence):
+            raise TypeError(f"datasets must be a list of datasets, got {type(datasets).__name__}.")
+        if not datasets:
+            raise ValueError("datasets is empty.")
+        trials = [model.trials(data) for data in datasets]
+        seeds = _per_dataset("seed", 0 if seed is None else seed, len(trials), one=(Integral,))
+        starts = _per_dataset("init_params", init_params, len(trials), one=(dict,))
+        keys = [fit_keys(s) for s in seeds]
+        starts = [self._start(model, start, k.init) for start, k in zip(starts, keys)]
+        result = fit_map_many(
+            np.stack([np.asarray(k.run) for k in keys]), _ScaledModel(model, 1.0),
+            [tuple(t) for t in trials], num_steps=self.steps, optimizer=self.transform,
+            init_params=starts,
+            scales=[self.objective_scale(model, t.ref.shape[0]) for t in trials],
+            devices=devices, progress_bar=self.show_progress,
+            progress_every=self.progress_every)
+        return [
+            MAPPosterior({site: value[s] for site, value in result.params.items()}, model,
+                         result.losses[s] - self.objective_scale(model, t.ref.shape[0])
+                         * model.prior.log_normalizer, t)
+            for s, t in enumerate(trials)
+        ]
+
+    @property
+    def transform(self) -> optax.GradientTransformation:
+        """The optax transformation the fits run (clipping included)."""
+        return self._transform
+
+    def objective_scale(self, model: Any, num_trials: int) -> float:
+        """The factor on the log posterior this optimizer minimises (``reduction``)."""
+        reduction = self.reduction
+        if reduction == "auto":
+            reduction = "sum" if model.is_mvp else "mean"
+        return 1.0 if reduction == "sum" else 1.0 / num_trials
+
+    @staticmethod
+    def _start(model: Any, init_params: Any, init_key: Any) -> dict:
+        """A checked start, or the prior draw of ``init_key`` (as psyphy's)."""
+        start = start_params(model, init_params)
+        return model.init_params(init_key) if start is None else start
 
     def _record_clipping(self, result: MAPResult) -> None:
         self.n_clipped_steps, self.clip_rate = 0, None
@@ -162,6 +237,19 @@ class MAPOptimizer(InferenceEngine):
     def get_history(self) -> tuple[list[int], list[float]]:
         """Return ``(steps, losses)`` recorded by the last :meth:`fit`."""
         return self.loss_steps, self.loss_history
+
+
+def _per_dataset(name: str, value: Any, num: int, one: tuple) -> list:
+    """``value`` once per dataset: repeated if it is a single one, else checked in length."""
+    single = value is None or isinstance(value, one) or hasattr(value, "params")
+    if single and not isinstance(value, bool):
+        return [value] * num
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be one value or a list with one per dataset, got "
+                        f"{type(value).__name__}.")
+    if len(value) != num:
+        raise ValueError(f"{name} holds {len(value)} values for {num} datasets.")
+    return list(value)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,11 @@
 psyphy 0.0.5's modules: :mod:`.parameter_posterior` (the protocol),
 :mod:`.posterior` (``MAPPosterior``), :mod:`.predictive_posterior`. Beside
 them: :mod:`.draws` (the base of every posterior that holds draws),
-:mod:`.mcmc` (NUTS), :mod:`.langevin`, :mod:`.laplace` and :mod:`.svi`.
+:mod:`.mcmc` (NUTS), :mod:`.langevin`, :mod:`.laplace`, :mod:`.svi` and
+:mod:`.bootstrap` (bootstrap refits).
 """
 
+from psyphy_numpyro.posterior.bootstrap import BootstrapPosterior
 from psyphy_numpyro.posterior.draws import DrawsPosterior, StoredPosterior
 from psyphy_numpyro.posterior.langevin import LangevinPosterior
 from psyphy_numpyro.posterior.laplace import LaplacePosterior
@@ -20,6 +22,7 @@ from psyphy_numpyro.posterior.predictive_posterior import (
 from psyphy_numpyro.posterior.svi import SVIPosterior
 
 __all__ = [
+    "BootstrapPosterior",
     "DrawsPosterior",
     "LangevinPosterior",
     "LaplacePosterior",

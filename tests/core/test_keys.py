@@ -6,7 +6,7 @@ import pytest
 
 import psyphy_numpyro as pn
 from psyphy_numpyro.core.infer.inputs import fixed_density_kwargs
-from psyphy_numpyro.core.keys import default_draw_key, default_mc_key, fit_keys
+from psyphy_numpyro.core.keys import bootstrap_keys, default_draw_key, default_mc_key, fit_keys
 
 
 def same(a, b):
@@ -66,3 +66,14 @@ def test_bad_seeds_are_refused_by_every_fitter(seed, error, mvp_model, seed_data
             make()
     with no_compilation(), pytest.raises(error, match="seed"):
         pn.MAPOptimizer(steps=2, show_progress=False).fit(mvp_model, seed_data, seed=seed)
+
+
+def test_a_bootstrap_replicate_keeps_its_keys_whatever_the_number_drawn():
+    few, many = bootstrap_keys(3, 4), bootstrap_keys(3, 120)
+    np.testing.assert_array_equal(few.resample, many.resample[:4])
+    np.testing.assert_array_equal(few.run, many.run[:4])
+    rows = np.concatenate([many.resample, many.run, np.stack(fit_keys(3)[:2])])
+    assert len({tuple(r) for r in rows.tolist()}) == len(rows)  # all distinct
+    with pytest.raises(ValueError, match="num_replicates"):
+        bootstrap_keys(3, 0)
+

@@ -21,6 +21,17 @@ def test_model_log_joint_is_log_posterior_minus_constant(mvp_model, seed_data):
     np.testing.assert_allclose(joint, want - mvp_model.prior.log_normalizer, rtol=1e-6)
 
 
+def test_masked_trials_add_nothing_to_the_log_joint(mvp_model, seed_data):
+    trials = mvp_model.trials(seed_data)
+    params = {"log_diag": jnp.array([-0.4, -3.0])}
+    keep = np.arange(len(trials.ref)) % 3 != 0  # drop every third trial
+    kept, _ = log_density(mvp_model.numpyro_model, tuple(x[keep] for x in trials), {}, params)
+    masked, _ = log_density(mvp_model.numpyro_model, tuple(trials), {"mask": keep}, params)
+    full, _ = log_density(mvp_model.numpyro_model, tuple(trials), {}, params)
+    np.testing.assert_allclose(masked, kept, rtol=1e-6)
+    assert abs(full - kept) > 1.0
+
+
 @pytest.mark.slow
 def test_numpyro_model_works_with_predictive_and_any_autoguide(mvp_model, seed_data):
     trials = mvp_model.trials(seed_data)

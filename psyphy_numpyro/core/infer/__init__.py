@@ -1,6 +1,8 @@
 """Runners of NumPyro inference on any NumPyro model (the WPPM's above all).
 
-:mod:`.map` (SVI with ``AutoDelta`` and optax), :mod:`.mcmc` (NUTS and the
+:mod:`.map` (SVI with ``AutoDelta`` and optax), :mod:`.map_many` (many
+datasets in one vectorised, sharded program), :mod:`.bootstrap` (refits of
+resampled trials), :mod:`.mcmc` (NUTS and the
 shared MCMC policy), :mod:`.mala` (Langevin), :mod:`.svi` (Gaussian
 autoguides), :mod:`.laplace` (Gaussians from the curvature),
 :mod:`.inputs` (the estimator and the fixed Monte Carlo samples that make a

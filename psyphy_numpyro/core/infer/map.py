@@ -124,13 +124,7 @@ def _runner(model, optimizer, chunk: int, signature) -> _Runner:
 
     @jax.jit
     def init(rng_key, args, kwargs, init_values):
-        # starting values are traced arguments, so they do not recompile
-        init_fn = init_to_sample if init_values is None else init_to_value(values=init_values)
-        start = SVI(model, AutoDelta(model, init_loc_fn=init_fn), optimizer, Trace_ELBO())
-        state = start.init(rng_key, *args, **kwargs)
-        # the cached SVI runs the updates: give it the same constraint map
-        svi.constrain_fn = start.constrain_fn
-        return state
+        return init_state(svi, rng_key, args, kwargs, init_values)
 
     @jax.jit
     def run_chunk(state, steps_left, args, kwargs):
@@ -138,22 +132,53 @@ def _runner(model, optimizer, chunk: int, signature) -> _Runner:
         # update, leave the state unchanged; `taken` counts the steps run.
         def body(carry, i):
             state, healthy, taken = carry
-            new_state, loss = svi.update(state, *args, **kwargs)
-            active = healthy & (i < steps_left)
-            finite = jnp.isfinite(loss) & _all_finite(svi.get_params(new_state))
-            keep = active & finite
-            state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new_state, state)
-            return (state, healthy & (finite | ~active), taken + active), loss
+            state, healthy, active, loss = guarded_update(
+                svi, state, healthy, i < steps_left, args, kwargs)
+            return (state, healthy, taken + active), loss
 
         carry = (state, jnp.array(True), jnp.array(0))
         (state, healthy, taken), losses = jax.lax.scan(body, carry, jnp.arange(chunk))
         return state, healthy, taken, losses
 
-    runner = _Runner(init, run_chunk, svi, {})
+    return keep_runner(key, _Runner(init, run_chunk, svi, {}))
+
+
+def keep_runner(key: Any, runner: Any) -> Any:
+    """Keep ``runner`` under ``key`` among the last :data:`_MAX_RUNNERS`; return it."""
     _RUNNERS[key] = runner
     if len(_RUNNERS) > _MAX_RUNNERS:
         _RUNNERS.popitem(last=False)
     return runner
+
+
+def init_state(svi: SVI, rng_key: jax.Array, args: tuple, kwargs: dict,
+               init_values: dict | None) -> SVIState:
+    """SVI state of ``svi``'s model starting at ``init_values`` (or a prior draw).
+
+    The starting values are traced arguments, so new values do not recompile.
+    """
+    model = svi.model
+    init_fn = init_to_sample if init_values is None else init_to_value(values=init_values)
+    start = SVI(model, AutoDelta(model, init_loc_fn=init_fn), svi.optim, Trace_ELBO())
+    state = start.init(rng_key, *args, **kwargs)
+    # the cached SVI runs the updates: give it the same constraint map
+    svi.constrain_fn = start.constrain_fn
+    return state
+
+
+def guarded_update(svi: SVI, state: SVIState, healthy: jax.Array, active: jax.Array,
+                   args: tuple, kwargs: dict) -> tuple:
+    """One SVI step, kept only while ``healthy & active`` and the result is finite.
+
+    Returns ``(state, healthy, active, loss)``: ``healthy`` turns False at the
+    first non-finite loss or parameter; ``active`` says whether the step ran.
+    """
+    new_state, loss = svi.update(state, *args, **kwargs)
+    active = healthy & active
+    finite = jnp.isfinite(loss) & _all_finite(svi.get_params(new_state))
+    keep = active & finite
+    state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new_state, state)
+    return state, healthy & (finite | ~active), active, loss
 
 
 def _check_inputs(model: Callable[..., None], model_args: tuple, init_params: Any) -> None:
