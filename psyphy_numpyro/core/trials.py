@@ -157,3 +157,39 @@ def _stimuli_and_responses(data: Any) -> tuple[Any, Any]:
         "data must be TrialData, ResponseData, an object with `stimuli` and "
         f"`responses`, or a tuple (ref, probe, responses); got {type(data).__name__}."
     )
+
+
+def pad_trials(datasets: list, num_datasets: int | None = None,
+               num_trials: int | None = None) -> tuple[np.ndarray, ...]:
+    """Stack datasets ``(ref, probe, responses)`` of any lengths into padded arrays.
+
+    Padding repeats a dataset's first trial (finite values) and, up to
+    ``num_datasets``, the last dataset; the mask says which trials are real.
+
+    Returns
+    -------
+    ref, probe, responses, mask
+        Shapes ``(S, N, d)``, ``(S, N, d)``, ``(S, N)`` (float32) and ``(S, N)``
+        (bool), with S ``num_datasets`` and N ``num_trials`` (defaults: the
+        number of datasets and the longest).
+
+    Examples
+    --------
+    >>> ref, probe, y, mask = pad_trials([(np.zeros((2, 1)), np.ones((2, 1)), np.ones(2)),
+    ...                                   (np.zeros((1, 1)), np.ones((1, 1)), np.zeros(1))])
+    >>> ref.shape, mask.tolist()
+    ((2, 2, 1), [[True, True], [True, False]])
+    """
+    num = len(datasets) if num_datasets is None else num_datasets
+    size = max(len(d[0]) for d in datasets) if num_trials is None else num_trials
+    order = [min(s, len(datasets) - 1) for s in range(num)]
+
+    def pad(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        return np.concatenate([x, np.repeat(x[:1], size - len(x), axis=0)])
+
+    ref, probe, responses = (np.stack([pad(datasets[s][i]) for s in order]).astype(np.float32)
+                             for i in range(3))
+    mask = np.stack([np.arange(size) < len(datasets[s][0]) for s in order])
+    return ref, probe, responses, mask
+

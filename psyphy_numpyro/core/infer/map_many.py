@@ -46,6 +46,7 @@ from psyphy_numpyro.core.infer.map import (
     shape_signature,
 )
 from psyphy_numpyro.core.infer.progress import compile_ahead, open_bar, start_clock
+from psyphy_numpyro.core.trials import pad_trials
 
 __all__ = ["DeviceLayout", "MAPManyResult", "device_layout", "fit_map_many"]
 
@@ -347,28 +348,20 @@ def _batch(layout: DeviceLayout, datasets: list, starts: list, scales: np.ndarra
            keys: jax.Array) -> tuple:
     """Padded, stacked and placed model arguments, starts and keys.
 
-    Padding repeats a dataset's first trial (finite values, masked out) and,
-    to fill the observer axis, the last dataset (its results are dropped).
+    The observer axis is filled by repeating the last dataset (its results are
+    dropped); see :func:`~psyphy_numpyro.core.trials.pad_trials`.
     """
-    num, total = layout.num_datasets, layout.num_trials
-    order = [min(s, len(datasets) - 1) for s in range(num)]
-
-    def pad(x: np.ndarray) -> np.ndarray:
-        return np.concatenate([x, np.repeat(x[:1], total - len(x), axis=0)])
-
-    ref, probe, responses = (np.stack([pad(datasets[s][i]) for s in order]) for i in range(3))
-    mask = np.stack([np.arange(total) < len(datasets[s][0]) for s in order])
+    *arrays, mask = pad_trials(datasets, layout.num_datasets, layout.num_trials)
+    order = [min(s, len(datasets) - 1) for s in range(layout.num_datasets)]
     trial_axes = ("observer", "trial")
-    args = tuple(_place(layout, x, trial_axes) for x in
-                 (ref.astype(np.float32), probe.astype(np.float32),
-                  responses.astype(np.float32)))
+    args = tuple(_place(layout, x, trial_axes) for x in arrays)
     kwargs = {"mask": _place(layout, mask, trial_axes),
               "scale": _place(layout, scales[order], ("observer",))}
     init_values = None
     if starts[0] is not None:
-        init_values = jax.tree.map(lambda *xs: _place(layout, np.stack([np.asarray(x) for x in xs]),
-                                                      ("observer",)),
-                                   *[starts[s] for s in order])
+        init_values = jax.tree.map(
+            lambda *xs: _place(layout, np.stack([np.asarray(x) for x in xs]), ("observer",)),
+            *[starts[s] for s in order])
     keys = _place(layout, np.asarray(keys)[order], ("observer",))
     return args, kwargs, init_values, keys
 
