@@ -72,6 +72,7 @@ from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
 from psyphy_numpyro.inference.laplace import LaplaceApproximation
 from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
 from psyphy_numpyro.inference.nuts import NUTSSampler
+from psyphy_numpyro.inference.population import fit_population
 from psyphy_numpyro.inference.refit import MAPLaplaceRefit
 from psyphy_numpyro.inference.svi import SVIApproximation
 from psyphy_numpyro.model.covariance_field import CovarianceField, WPPMCovarianceField
@@ -81,6 +82,7 @@ from psyphy_numpyro.posterior.langevin import LangevinPosterior
 from psyphy_numpyro.posterior.laplace import LaplacePosterior
 from psyphy_numpyro.posterior.mcmc import NUTSPosterior
 from psyphy_numpyro.posterior.parameter_posterior import ParameterPosterior
+from psyphy_numpyro.posterior.population import PopulationPosterior, observers_inference_data
 from psyphy_numpyro.posterior.posterior import MAPPosterior
 from psyphy_numpyro.posterior.predictive_posterior import (
     PredictivePosterior,
@@ -228,6 +230,9 @@ __all__ = [
     "MAPManyResult",
     "fit_bootstrap",
     "BootstrapResult",
+    "fit_population",
+    "PopulationPosterior",
+    "observers_inference_data",
     # memory
     "clear_caches",
 ]

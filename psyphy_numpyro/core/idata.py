@@ -321,10 +321,11 @@ def arviz_figure(plotted: Any):
 
 
 def build_inference_data(groups: Mapping[str, Mapping[str, tuple]], *,
-                         attrs: Mapping | None = None):
+                         attrs: Mapping | None = None, coords: Mapping | None = None):
     """The InferenceData of named groups of ``(dims, array)`` variables.
 
-    Every dim gets integer coordinates (as ArviZ's converters give); empty
+    Every dim gets integer coordinates (as ArviZ's converters give) unless
+    ``coords`` names its own (e.g. ``{"observer": names}``); empty
     groups are left out; ``attrs`` go on every group and on the root. The
     result is the installed ArviZ line's own object: ``arviz.InferenceData``
     on 0.x, ``xarray.DataTree`` (the root and one child per group) on 1.x.
@@ -335,7 +336,9 @@ def build_inference_data(groups: Mapping[str, Mapping[str, tuple]], *,
         if not variables:
             continue
         ds = xr.Dataset(dict(variables), attrs=dict(attrs or {}))
-        datasets[name] = ds.assign_coords({d: np.arange(n) for d, n in ds.sizes.items()})
+        named = dict(coords or {})
+        datasets[name] = ds.assign_coords({d: named.get(d, np.arange(n))
+                                           for d, n in ds.sizes.items()})
     if arviz_major() >= 1:
         return xr.DataTree.from_dict({"/": xr.Dataset(attrs=dict(attrs or {})), **datasets})
     return az.InferenceData(attrs=dict(attrs or {}), **datasets)

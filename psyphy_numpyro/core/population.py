@@ -24,17 +24,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
+from numpyro.infer.util import log_likelihood
 
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.numpyro_model import sample_lapse
 from psyphy_numpyro.core.spec import WPPMSpec
 
-__all__ = ["SCALE_SITE", "PopulationSpec", "observer_params", "population_model"]
+__all__ = ["SCALE_SITE", "PopulationSpec", "observer_params", "population_groups",
+           "population_log_likelihood", "population_model"]
 
 #: Site of the population scale's logarithm.
 SCALE_SITE = "log_pop_scale"
@@ -144,3 +148,48 @@ def population_model(ref, probe, responses=None, *, pop: PopulationSpec, observe
     logits = jax.vmap(one)(params[site][observer], ref, probe, mc_samples)
     with numpyro.plate("trial", ref.shape[0]):
         numpyro.sample("y", dist.Bernoulli(logits=logits), obs=responses)
+
+
+@partial(jax.jit, static_argnums=0)
+def population_log_likelihood(pop: PopulationSpec, draws: dict, ref, probe, responses,
+                              observer, mc_samples=None) -> jax.Array:
+    """Per-draw, per-trial log-likelihood ``(num_draws, N)`` of flat ``draws``."""
+    model = partial(population_model, pop=pop)
+    return log_likelihood(model, draws, ref, probe, responses, observer=observer,
+                          mc_samples=mc_samples)["y"]
+
+
+def population_groups(pop: PopulationSpec, draws: dict, ref, probe, responses, observer,
+                      mc_samples=None) -> dict:
+    """ArviZ groups of a population fit's draws by chain (``{site: (chain, draw, ...)}``).
+
+    ``posterior``: ``<site>_pop``, the observers' ``<site>`` (dim ``observer``),
+    ``pop_scale`` (:math:`\tau`) and an inferred lapse; ``unconstrained_posterior``:
+    ``<site>_dev`` and ``log_pop_scale``; ``log_likelihood``: ``y`` over every
+    trial; ``observed_data`` and ``constant_data`` (with each trial's
+    ``observer_index``), for :func:`~psyphy_numpyro.core.idata.build_inference_data`
+with ``coords={"observer": names}``.
+    """
+    site, event = pop.site, pop.spec.prior.event_dims
+    chains, num = np.shape(draws[SCALE_SITE])[:2]
+    flat = {k: np.asarray(v).reshape(chains * num, *np.shape(v)[2:]) for k, v in draws.items()}
+    theta = np.asarray(observer_params(pop, draws)[site])
+    loglik = population_log_likelihood(pop, flat, ref, probe, responses, observer, mc_samples)
+    lapse = {k: (("chain", "draw"), np.asarray(draws[k])) for k in pop.spec.param_sites[1:]}
+    return {
+        "posterior": {f"{site}_pop": (("chain", "draw", *event), np.asarray(draws[f"{site}_pop"])),
+                      site: (("chain", "draw", "observer", *event), theta),
+                      "pop_scale": (("chain", "draw"), np.exp(np.asarray(draws[SCALE_SITE]))),
+                      **lapse},
+        "unconstrained_posterior": {
+            f"{site}_dev": (("chain", "draw", "observer", *event),
+                            np.asarray(draws[f"{site}_dev"])),
+            SCALE_SITE: (("chain", "draw"), np.asarray(draws[SCALE_SITE]))},
+        "log_likelihood": {"y": (("chain", "draw", "trial"),
+                                 np.asarray(loglik).reshape(chains, num, -1))},
+        "observed_data": {"y": (("trial",), np.asarray(responses))},
+        "constant_data": {"ref": (("trial", "dim"), np.asarray(ref)),
+                          "probe": (("trial", "dim"), np.asarray(probe)),
+                          "observer_index": (("trial",), np.asarray(observer))},
+    }
+

@@ -4,7 +4,8 @@ psyphy 0.0.5's modules (:mod:`.map_optimizer`, :mod:`.laplace`,
 :mod:`.langevin`, :mod:`.base`) and, beside them, what psyphy lacks:
 :mod:`.nuts` (NUTS), :mod:`.svi` (variational inference), :mod:`.refit`
 (the fast warm-started refit of adaptive sessions) and :mod:`.bootstrap`
-(refits of resampled data; ``MAPOptimizer.fit_many`` fits many datasets at once). The runners
+(refits of resampled data; ``MAPOptimizer.fit_many`` fits many datasets at once)
+and :mod:`.population` (a hierarchical fit of many observers). The runners
 they call are in :mod:`psyphy_numpyro.core.infer`.
 """
 
@@ -14,6 +15,7 @@ from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
 from psyphy_numpyro.inference.laplace import LaplaceApproximation
 from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
 from psyphy_numpyro.inference.nuts import NUTSSampler
+from psyphy_numpyro.inference.population import fit_population
 from psyphy_numpyro.inference.refit import MAPLaplaceRefit
 from psyphy_numpyro.inference.svi import SVIApproximation
 
@@ -37,4 +39,5 @@ __all__ = [
     "NumpyroSampler",
     "SVIApproximation",
     "bootstrap",
+    "fit_population",
 ]

@@ -4,7 +4,8 @@ psyphy 0.0.5's modules: :mod:`.parameter_posterior` (the protocol),
 :mod:`.posterior` (``MAPPosterior``), :mod:`.predictive_posterior`. Beside
 them: :mod:`.draws` (the base of every posterior that holds draws),
 :mod:`.mcmc` (NUTS), :mod:`.langevin`, :mod:`.laplace`, :mod:`.svi` and
-:mod:`.bootstrap` (bootstrap refits).
+:mod:`.bootstrap` (bootstrap refits) and :mod:`.population` (a population of
+observers).
 """
 
 from psyphy_numpyro.posterior.bootstrap import BootstrapPosterior
@@ -13,6 +14,7 @@ from psyphy_numpyro.posterior.langevin import LangevinPosterior
 from psyphy_numpyro.posterior.laplace import LaplacePosterior
 from psyphy_numpyro.posterior.mcmc import NUTSPosterior
 from psyphy_numpyro.posterior.parameter_posterior import ParameterPosterior
+from psyphy_numpyro.posterior.population import PopulationPosterior, observers_inference_data
 from psyphy_numpyro.posterior.posterior import MAPPosterior
 from psyphy_numpyro.posterior.predictive_posterior import (
     PredictivePosterior,
@@ -29,9 +31,11 @@ __all__ = [
     "MAPPosterior",
     "NUTSPosterior",
     "ParameterPosterior",
+    "PopulationPosterior",
     "PredictivePosterior",
     "SVIPosterior",
     "StoredPosterior",
     "ThresholdConfig",
     "WPPMPredictivePosterior",
+    "observers_inference_data",
 ]

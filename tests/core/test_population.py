@@ -98,3 +98,29 @@ def test_bad_population_settings_are_refused(mvp_model):
         PopulationSpec(mvp_model.spec, 0)
     with pytest.raises(ValueError, match="scale_sd"):
         PopulationSpec(mvp_model.spec, 2, scale_sd=0.0)
+
+
+@pytest.mark.slow  # compiles the full WPPM's quadrature rule per trial (~20 s)
+def test_one_rotation_of_every_w_leaves_the_population_density_unchanged():
+    from psyphy_numpyro.core.infer.laplace import rotation_directions
+
+    task = pn.OddityTask(config=pn.OddityTaskConfig(estimator="quadrature"))
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1), task)
+    pop = PopulationSpec(model.spec, 2)
+    params = pop.init_params(jax.random.PRNGKey(0))
+    params["W_dev"] = jax.random.normal(jax.random.PRNGKey(1), params["W_dev"].shape)
+    ref, probe, y, observer = population_trials(model, (6, 4))
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    density = jax.jit(lambda f: log_density(partial(population_model, pop=pop), (ref, probe, y),
+                                            {"observer": observer}, unravel(f))[0])
+    null = rotation_directions(params, ("W_pop", "W_dev"))
+    assert null.shape == (flat.size, 3)  # the rotations of a 3-D embedding
+    np.testing.assert_allclose(null.T @ null, np.eye(3), atol=1e-6)
+    step = 1e-2 * float(jnp.abs(flat).max())
+    base = float(density(flat))
+    for k in range(3):  # second order along a rotation's tangent, first order off it
+        along = float(density(flat + step * null[:, k])) - base
+        assert abs(along) < 1e-3
+    off = np.array(jax.random.normal(jax.random.PRNGKey(2), flat.shape))
+    off -= null @ (null.T @ off)
+    assert abs(float(density(flat + step * off / np.linalg.norm(off))) - base) > 1e-2

@@ -257,23 +257,26 @@ def fisher_precision(
     return np.asarray(precision(flat, trials.ref, trials.probe, mc_samples))
 
 
-def rotation_directions(params: dict, site: str = "W") -> np.ndarray:
+def rotation_directions(params: dict, site: str | tuple[str, ...] = "W") -> np.ndarray:
     """Directions in which rotating ``W`` in its embedding moves it, orthonormal.
 
     The tangents ``W A`` for the ``e (e - 1) / 2`` generators ``A`` of
     rotations of the last axis (size ``e``), flattened as
     ``ravel_pytree(params)`` flattens, then orthonormalised; directions that
-    vanish (e.g. at ``W = 0``) are dropped.
+    vanish (e.g. at ``W = 0``) are dropped. Several sites (a population's
+    ``W_pop`` and ``W_dev``) turn together, by one rotation.
     """
-    W = np.asarray(params[site], dtype=np.float64)
-    e = W.shape[-1]
+    sites = (site,) if isinstance(site, str) else tuple(site)
+    values = {name: np.asarray(params[name], dtype=np.float64) for name in sites}
+    e = values[sites[0]].shape[-1]
     tangents = []
     for a in range(e):
         for b in range(a + 1, e):
             A = np.zeros((e, e))
             A[a, b], A[b, a] = 1.0, -1.0
             t = {k: np.zeros(np.shape(v)) for k, v in params.items()}
-            t[site] = W @ A
+            for name, W in values.items():
+                t[name] = W @ A
             tangents.append(np.asarray(ravel_pytree(t)[0], dtype=np.float64))
     size = ravel_pytree(params)[0].shape[0]
     if not tangents:
