@@ -258,3 +258,120 @@ def scaled_stack(random_rotations):
     W = s[:, None, None, None, None] * np.einsum("...e,nef->n...f",
                                                    np.asarray(truth["W"]), R)
     return model, truth, s, {"W": jnp.asarray(W, jnp.float32)}
+
+
+# -- true thresholds of fields drawn from the prior ------------------------------------
+def _plain_mc_p_correct(model, params, ref, probe, noise):
+    """Oddity p(correct) of pairs ``(T, 2)`` by plain Monte Carlo from Sigma(x) alone.
+
+    Two samples of the reference and one of the probe, ``z ~ N(s, Sigma(s))``;
+    the probe is called odd when it is farther from both reference samples than
+    they are from each other, in the metric of ``(2 Sigma(r) + Sigma(c)) / 3``,
+    smoothed by the task's logistic bandwidth. ``noise``: ``(chunks, 3, n, 2)``.
+    """
+    cov_r = model.local_covariance(params, ref)
+    cov_c = model.local_covariance(params, probe)
+    chol = jnp.linalg.cholesky((2.0 * cov_r + cov_c) / 3.0)
+
+    def white(m):
+        return jax.scipy.linalg.solve_triangular(chol, m, lower=True)
+
+    load_r = white(jnp.linalg.cholesky(cov_r))
+    load_c = white(jnp.linalg.cholesky(cov_c))
+    gap = white((probe - ref)[..., None])[..., 0]
+    h = model.task.config.bandwidth
+
+    def chunk(e):
+        z0 = jnp.einsum("tij,nj->tni", load_r, e[0])
+        z1 = jnp.einsum("tij,nj->tni", load_r, e[1])
+        z2 = gap[:, None] + jnp.einsum("tij,nj->tni", load_c, e[2])
+        d01, d02, d12 = (jnp.sum((a - b) ** 2, -1) for a, b in
+                         ((z0, z1), (z0, z2), (z1, z2)))
+        return jnp.sum(jax.nn.sigmoid((jnp.minimum(d02, d12) - d01) / h), -1)
+
+    return jnp.sum(jax.lax.map(chunk, noise), 0) / (noise.shape[0] * noise.shape[2])
+
+
+@pytest.fixture(scope="session")
+def prior_field_thresholds():
+    """Full-WPPM fields drawn from the default prior, with their true thresholds.
+
+    Returns ``(model, draws, refs, angles, radii)``: two draws of ``W`` (a
+    stack), three references, 64 directions offset by half a step from the
+    readouts' evenly spaced ones (so a readout is also checked between its own
+    directions) and ``radii`` of shape ``(2, 3, 64)``: where p(correct) first
+    reaches 2/3, found per direction by a scan and plain bisection on a
+    ``2**16``-sample Monte Carlo p(correct) written here (no estimator or root
+    finder of the package; about 1% radius error). All directions reach it.
+    """
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=4), pn.OddityTask())
+    draws = [model.init_params(jax.random.PRNGKey(seed)) for seed in (500, 507)]
+    refs = np.array([[-0.3, 0.3], [0.3, -0.3], [-0.3, -0.3]])
+    angles = (np.arange(64) + 0.5) * 2 * np.pi / 64
+    u = np.stack([np.cos(angles), np.sin(angles)], -1)
+    x, v = np.repeat(refs, 64, 0), np.tile(u, (3, 1))  # (192, 2) each
+    with np.errstate(divide="ignore"):
+        edge = np.min(np.where(v > 0, (1 - x) / v, np.where(v < 0, (-1 - x) / v,
+                                                             np.inf)), -1)
+    noise = jax.random.normal(jax.random.PRNGKey(123), (64, 3, 2**10, 2))
+    p_fn = jax.jit(lambda params, t: _plain_mc_p_correct(
+        model, params, jnp.asarray(x), jnp.asarray(x + t[:, None] * v), noise))
+    radii = []
+    for params in draws:
+        lo, hi = np.zeros(len(x)), np.full(len(x), np.nan)
+        for k in range(1, 11):  # scan for the first crossing
+            t = edge * k / 10
+            up = (np.asarray(p_fn(params, t)) >= 2 / 3) & np.isnan(hi)
+            hi[up] = t[up]
+            lo = np.where(np.isnan(hi), t, lo)
+        assert not np.isnan(hi).any(), "every direction must reach 2/3"
+        for _ in range(13):  # bisection
+            mid = 0.5 * (lo + hi)
+            up = np.asarray(p_fn(params, mid)) >= 2 / 3
+            lo, hi = np.where(up, lo, mid), np.where(up, mid, hi)
+        radii.append((0.5 * (lo + hi)).reshape(3, 64))
+    stack = jax.tree.map(lambda *w: jnp.stack(w), *draws)
+    return model, stack, refs, angles, np.array(radii)
+
+
+@pytest.fixture(scope="session")
+def best_ellipse_miss():
+    """A function ``(radii, angles) -> miss``: the least-squares ellipse's misses.
+
+    The ellipse minimising the squared relative radius miss: the best of
+    scipy's ``least_squares`` from a circle and from the linear fits of
+    ``u^T A u = 1 / t^2`` (plain, and with rows scaled by ``t^2``); the problem
+    is not convex. ``miss`` is its relative radius miss along each direction,
+    so ``abs(miss).max()`` is its misfit.
+    """
+    from scipy.optimize import least_squares
+
+    def best(radii, angles):
+        rows = np.stack([np.cos(angles) ** 2, 2 * np.cos(angles) * np.sin(angles),
+                         np.sin(angles) ** 2], -1)
+
+        def rel(coef):
+            return 1 / np.sqrt(np.abs(rows @ coef)) / radii - 1
+
+        r2 = radii[:, None] ** 2
+        starts = [np.array([1.0, 0.0, 1.0]) / np.median(radii) ** 2,
+                  np.linalg.lstsq(rows, 1 / r2[:, 0], rcond=None)[0],
+                  np.linalg.lstsq(rows * r2, np.ones_like(radii), rcond=None)[0]]
+        fits = [least_squares(rel, c, xtol=1e-12, ftol=1e-12).x for c in starts
+                if c[0] > 0 and c[0] * c[2] > c[1] ** 2]
+        return min((rel(c) for c in fits), key=lambda m: np.sum(m**2))
+
+    return best
+
+
+@pytest.fixture(scope="session")
+def ellipse_radii():
+    """A function ``(cov, angles) -> radii``: where ``x^T cov^-1 x = 1`` lies along
+    each direction, for covariances of shape ``(..., 2, 2)``."""
+
+    def radii(cov, angles):
+        u = np.stack([np.cos(angles), np.sin(angles)], -1)
+        inverse = np.linalg.inv(np.asarray(cov, dtype=float))
+        return 1 / np.sqrt(np.einsum("ai,...ij,aj->...a", u, inverse, u))
+
+    return radii

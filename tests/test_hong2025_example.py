@@ -43,9 +43,11 @@ files = _load(ROOT / "tests" / "data" / "published" / "hong2025_files.py",
               "hong2025_files")
 
 
-def _thresholds(model, W, coords):
+def _thresholds(model, W, coords, num_samples=400):
+    """Threshold covariances at 16 directions (Monte Carlo, or None: the readouts'
+    default quadrature rule, which psyphy's predictive API uses)."""
     contour = threshold_contour(model, {"W": W}, ref=coords, criterion=0.667,
-                                num_angles=16, num_samples=400)
+                                num_angles=16, num_samples=num_samples)
     return np.asarray(fit_ellipse(contour).cov, dtype=float)
 
 
@@ -141,7 +143,7 @@ def test_recipe_reads_thresholds_from_published_weights(tmp_path, monkeypatch, c
     W = model.init_params(jax.random.PRNGKey(3))["W"]
     folder, names = tmp_path / "sub1", files.subject_names(1)
     coords = files.thres_grid()
-    published = _thresholds(model, W, coords)
+    published = _thresholds(model, W, coords, num_samples=None)
     files.write_weights(folder / names["weights"], W)
     files.write_sigma_table(folder / names["thres_ellipses"], coords, published)
     files.write_trials(folder / names["trials"], files.trial_types(2, 0, 0, 0),

@@ -95,9 +95,11 @@ def plot_ellipse_field(
     mc_key
         Key of the full WPPM's fixed Monte Carlo draws.
     num_samples
-        Full WPPM: Monte Carlo draws behind each contour (default: the task's
-        ``num_samples``). The contour is a root of a Monte Carlo p(correct),
-        so a few dozen draws give jagged contours; a few thousand smooth ones.
+        Full WPPM: Monte Carlo draws behind each contour. By default (neither
+        this nor ``mc_key`` given) the contour is a root of the deterministic
+        quadrature p(correct) where it applies (see
+        :func:`~psyphy_numpyro.threshold_contour`); with Monte Carlo, a few
+        dozen draws give jagged contours, a few thousand smooth ones.
     legend_loc
         Where the legend goes (matplotlib's ``loc``).
 
