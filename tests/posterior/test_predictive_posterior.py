@@ -145,6 +145,21 @@ def test_unreached_directions_are_reported(full):
         _ = pred.mean
 
 
+def test_default_threshold_ellipses_are_as_close_to_the_truth_as_the_best_ellipse(
+        prior_field_thresholds, best_ellipse_miss, ellipse_radii):
+    """Issue 17's goal through psyphy's API at its default ThresholdConfig: on
+    fields drawn from the prior the ellipses miss the true thresholds by at most
+    the best ellipse's misfit + 0.05."""
+    model, draws, refs, angles, true = prior_field_thresholds
+    for k in range(2):
+        post = pn.MAPPosterior(jax.tree.map(lambda w, k=k: w[k], draws), model)
+        pred = WPPMPredictivePosterior(post, refs, n_samples=1, threshold_pred=True)
+        cov = pred.mean
+        miss = np.max(np.abs(ellipse_radii(cov, angles) / true[k] - 1), axis=-1)
+        best = [np.max(np.abs(best_ellipse_miss(r, angles))) for r in true[k]]
+        assert np.all(miss <= np.array(best) + 0.05), (k, miss, best)
+
+
 @pytest.mark.slow
 def test_threshold_covariance_agrees_with_psyphys_grid_search(psyphy_twins):
     ours, theirs = psyphy_twins(2, SETTINGS, num_samples=500)
