@@ -164,11 +164,13 @@ def population_groups(pop: PopulationSpec, draws: dict, ref, probe, responses, o
     """ArviZ groups of a population fit's draws by chain (``{site: (chain, draw, ...)}``).
 
     ``posterior``: ``<site>_pop``, the observers' ``<site>`` (dim ``observer``),
-    ``pop_scale`` (:math:`\tau`) and an inferred lapse; ``unconstrained_posterior``:
+    ``pop_scale`` (tau) and an inferred lapse; ``unconstrained_posterior``:
     ``<site>_dev`` and ``log_pop_scale``; ``log_likelihood``: ``y`` over every
-    trial; ``observed_data`` and ``constant_data`` (with each trial's
-    ``observer_index``), for :func:`~psyphy_numpyro.core.idata.build_inference_data`
-with ``coords={"observer": names}``.
+    trial, in float64 (a Laplace draw far in the tails can give a trial -650,
+    whose exponent float32 loses in PSIS-LOO); ``observed_data`` and
+    ``constant_data`` (with each trial's ``observer_index``). For
+    :func:`~psyphy_numpyro.core.idata.build_inference_data` with
+    ``coords={"observer": names}``.
     """
     site, event = pop.site, pop.spec.prior.event_dims
     chains, num = np.shape(draws[SCALE_SITE])[:2]
@@ -186,7 +188,7 @@ with ``coords={"observer": names}``.
                             np.asarray(draws[f"{site}_dev"])),
             SCALE_SITE: (("chain", "draw"), np.asarray(draws[SCALE_SITE]))},
         "log_likelihood": {"y": (("chain", "draw", "trial"),
-                                 np.asarray(loglik).reshape(chains, num, -1))},
+                                 np.asarray(loglik, np.float64).reshape(chains, num, -1))},
         "observed_data": {"y": (("trial",), np.asarray(responses))},
         "constant_data": {"ref": (("trial", "dim"), np.asarray(ref)),
                           "probe": (("trial", "dim"), np.asarray(probe)),
