@@ -53,6 +53,14 @@ NOTEBOOK_SIZES = {
         "heldout_per_level": 10,
         "loo_degrees": (0, 1),
     },
+    "05_many_observers.ipynb": {
+        "map_steps": 300,
+        "num_replicates": 8,
+        "num_warmup": 100,
+        "num_samples": 100,  # 2 chains: 200 draws for PSIS-LOO
+        "num_chains": 2,
+        "num_draws": 100,
+    },
 }
 
 #: A code cell that draws: a matplotlib call that makes or fills a figure, or a
