@@ -44,6 +44,7 @@ from psyphy_numpyro.core.infer.svi import SVIResult, fit_svi
 from psyphy_numpyro.core.lapse import LapsePrior
 from psyphy_numpyro.core.noise import GaussianNoise, StudentTNoise
 from psyphy_numpyro.core.numpyro_model import wppm_model
+from psyphy_numpyro.core.population import PopulationSpec, observer_params
 from psyphy_numpyro.core.prior import Prior
 from psyphy_numpyro.core.readouts import (
     Contour,
@@ -233,6 +234,8 @@ __all__ = [
     "fit_population",
     "PopulationPosterior",
     "observers_inference_data",
+    "PopulationSpec",
+    "observer_params",
     # memory
     "clear_caches",
 ]

@@ -76,7 +76,7 @@ def replicate(model, pop, rep: int, args) -> dict:
     opt = pn.MAPOptimizer(steps=1000, learning_rate=2e-2, show_progress=False)
     out = {"covered": {"pooled": [], "separate": []}, "width": {"pooled": [], "separate": []}}
     for s, (name, data) in enumerate(datasets.items()):
-        separate = pn.LaplaceApproximation().fit(model, data, opt.fit(model, data))
+        separate = pn.LaplaceApproximation().from_map(opt.fit(model, data), data)
         fits = {"pooled": np.asarray(pooled.observer(name).samples["log_diag"]),
                 "separate": np.asarray(separate.sample(args.samples,
                                                        key=jax.random.PRNGKey(rep))["log_diag"])}

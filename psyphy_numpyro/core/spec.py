@@ -285,6 +285,9 @@ class WPPMSpec:
 
         ``mc_samples`` come from :meth:`draw_mc_samples` (None for ``"quadrature"``).
         """
+        if self.is_mvp:
+            raise ValueError("p_correct is the full WPPM's rule; for the MVP, p(correct) is "
+                             "jax.nn.sigmoid(model.trial_logits(params, ref, probe)).")
         W, deg = params["W"], self.basis_degree
         U_ref, U_probe = wishart_sqrt(W, ref, deg), wishart_sqrt(W, probe, deg)
         return self.p_correct_factors(U_ref, U_probe, ref, probe, mc_samples)

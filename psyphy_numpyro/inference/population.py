@@ -26,7 +26,7 @@ from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.infer.inputs import fixed_density_kwargs
 from psyphy_numpyro.core.infer.laplace import laplace_approximation, rotation_directions
 from psyphy_numpyro.core.infer.map import fit_map
-from psyphy_numpyro.core.infer.mcmc import run_nuts
+from psyphy_numpyro.core.infer.mcmc import check_run_lengths, run_nuts
 from psyphy_numpyro.core.keys import fit_keys
 from psyphy_numpyro.core.population import PopulationSpec, population_model
 from psyphy_numpyro.core.trials import Trials
@@ -47,6 +47,8 @@ def fit_population(
     num_warmup: int = 500,
     num_samples: int = 500,
     num_chains: int = 1,
+    target_accept_prob: float = 0.8,
+    dense_mass: bool = False,
     num_draws: int = 1000,
     scale_loc: float = math.log(0.3),
     scale_sd: float = 1.0,
@@ -70,8 +72,8 @@ def fit_population(
         The MAP fit: optax ``optimizer`` (default ``optax.adam(5e-3)``, since
         the population's weights and the unit-scale deviations differ in
         scale by orders of magnitude) on the log posterior per trial.
-    num_warmup, num_samples, num_chains
-        NUTS's run.
+    num_warmup, num_samples, num_chains, target_accept_prob, dense_mass
+        NUTS's run (raise ``target_accept_prob`` if it reports divergences).
     scale_loc, scale_sd
         Prior of the log population scale (:class:`~psyphy_numpyro.core.
         population.PopulationSpec`).
@@ -88,6 +90,9 @@ def fit_population(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     names, trials = _observers(model, datasets)
     steps = check.iterations("steps", steps)
+    num_warmup, num_samples, num_chains = check_run_lengths(num_warmup, num_samples, num_chains)
+    target_accept_prob = check.open_unit_interval("target_accept_prob", target_accept_prob)
+    num_draws = check.positive_int("num_draws", num_draws)
     if optimizer is None:
         optimizer = optax.adam(5e-3)
     check.optimizer("optimizer", optimizer)
@@ -124,6 +129,7 @@ def fit_population(
                                    method="laplace", model_kwargs=fixed, result=result)
     mcmc = run_nuts(keys.starts, density, ref, probe, responses, num_warmup=num_warmup,
                     num_samples=num_samples, num_chains=num_chains, init_params=params,
+                    target_accept_prob=target_accept_prob, dense_mass=bool(dense_mass),
                     progress_bar=progress_bar, **kwargs, **fixed)
     draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()
              if k in pop.sites}

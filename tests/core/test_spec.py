@@ -74,3 +74,8 @@ def test_bad_specs_are_named(changes, error, match):
 def test_as_spec_refuses_other_objects():
     with pytest.raises(TypeError, match="WPPMSpec"):
         as_spec("model")
+
+
+def test_the_mvp_has_no_full_wppm_p_correct(mvp_model):
+    with pytest.raises(ValueError, match="full WPPM's rule.*sigmoid"):
+        mvp_model.spec.p_correct({"log_diag": jnp.zeros(2)}, jnp.zeros((1, 2)), jnp.ones((1, 2)))

@@ -80,7 +80,7 @@ def test_nuts_recovers_a_simulated_population_inside_its_bands(mvp_model, popula
     # LOO sets pooling against separate fits, trial by trial in the same order
     az = import_arviz()
     opt = pn.MAPOptimizer(steps=1000, learning_rate=2e-2, show_progress=False)
-    separate = {name: pn.LaplaceApproximation().fit(mvp_model, data, opt.fit(mvp_model, data))
+    separate = {name: pn.LaplaceApproximation().from_map(opt.fit(mvp_model, data), data)
                 for name, data in datasets.items()}
     pooled, independent = post.to_inference_data(), pn.observers_inference_data(separate)
     np.testing.assert_array_equal(pooled.observed_data["y"], independent.observed_data["y"])
@@ -109,3 +109,7 @@ def test_bad_populations_are_refused_before_compiling(mvp_model, population, no_
             pn.fit_population(mvp_model, {1: first})
         with pytest.raises(ValueError, match="datasets is empty"):
             pn.fit_population(mvp_model, {})
+        with pytest.raises(ValueError, match="target_accept_prob"):
+            pn.fit_population(mvp_model, datasets, method="nuts", target_accept_prob=1.0)
+        with pytest.raises(ValueError, match="num_samples"):
+            pn.fit_population(mvp_model, datasets, method="nuts", num_samples=0)
