@@ -56,6 +56,7 @@ def test_bad_arguments_are_refused_before_fitting(mvp_model, seed_data, no_compi
             pn.bootstrap(mvp_model, seed_data, 3, seed=1.5)
 
 
+@pytest.mark.slow  # three compilations (~8 s)
 def test_fit_many_equals_separate_fits_with_each_seed_and_start(mvp_model, seed_truth):
     opt = pn.MAPOptimizer(steps=200, learning_rate=2e-2, show_progress=False)
     data = [pn.simulate_trials(jax.random.PRNGKey(s), mvp_model, seed_truth, n)

@@ -34,6 +34,7 @@ def population(mvp_model):
     return datasets, truth, np.asarray(theta)
 
 
+@pytest.mark.slow  # MAP, Hessian and ArviZ of the population (~10 s)
 def test_laplace_gives_each_observer_a_posterior_every_readout_takes(mvp_model, population):
     datasets, _, _ = population
     post = pn.fit_population(mvp_model, datasets, method="laplace", steps=500,

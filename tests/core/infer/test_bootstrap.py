@@ -18,6 +18,7 @@ def test_each_replicate_draws_n_trials_with_replacement():
     assert not np.array_equal(idx[0], idx[1])
 
 
+@pytest.mark.slow  # six compilations (~9 s)
 def test_batches_equal_a_loop_of_single_fits(mvp_model, seed_data, seed_map_fit):
     trials = mvp_model.trials(seed_data)
     keys = bootstrap_keys(7, 5)

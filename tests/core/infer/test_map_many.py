@@ -37,6 +37,7 @@ def separate_fits(keys, model, datasets, starts, scales, **settings):
             for s, data in enumerate(datasets)]
 
 
+@pytest.mark.slow  # four compilations (~8 s); the not-slow loop keeps the checks below
 def test_mvp_fits_of_different_sizes_equal_their_separate_fits(mvp_model, seed_truth):
     datasets = datasets_of(mvp_model, seed_truth, (60, 150, 90), 0.3)
     keys = jax.random.split(jax.random.PRNGKey(4), 3)
@@ -146,6 +147,7 @@ SHARDED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a fresh process with four virtual devices (~15 s)
 def test_a_fit_sharded_over_four_devices_equals_the_unsharded_one():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
                JAX_PLATFORMS="cpu")
