@@ -131,5 +131,7 @@ def test_the_estimate_before_a_langevin_run_matches_its_duration(compile_times,
     (bar,) = Recorded.opened
     assert_clock_runs_over_compiled_steps_only(bar, compile_times, 200)
     measured_s = bar.last_print_t - bar.start_t
-    assert 0.25 < measured_s / estimate_s < 4, (measured_s, line)  # noisy shared CPUs
+    # the gradient is timed while the other xdist worker may be busy (one CI run read
+    # 16.6 ms, an estimate 6x the run); a recompiling loop runs 15x the estimate
+    assert 0.1 < measured_s / estimate_s < 5, (measured_s, line)
     assert "MALA: compiling" in line
