@@ -272,17 +272,8 @@ def fit_map(
     num_steps = check.iterations("num_steps", num_steps)
     check.key("rng_key", rng_key)
     _check_inputs(model, model_args, init_params)
-    if optimizer is None:
-        optimizer = sgd_with_momentum(
-            check.positive("learning_rate", learning_rate),
-            check.unit_interval("momentum", momentum),
-        )
-    else:
-        check.optimizer("optimizer", optimizer)
-    if progress_every is None:
-        chunk = min(50, max(1, math.ceil(num_steps / 20)))
-    else:
-        chunk = min(check.positive_int("progress_every", progress_every), num_steps)
+    optimizer, chunk = loop_settings(num_steps, optimizer, learning_rate, momentum,
+                                     progress_every)
     runner = _runner(model, optimizer, chunk, shape_signature((model_args, model_kwargs)))
 
     state = runner.init(rng_key, model_args, model_kwargs, init_params)
@@ -311,6 +302,20 @@ def fit_map(
             bar.set_postfix(loss=f"{losses[-1][-1]:.4g}")
     params = runner.svi.guide.median(runner.svi.get_params(state))
     return MAPResult(params, np.concatenate(losses), state, done, _clipped(state))
+
+
+def loop_settings(num_steps: int, optimizer: Any, learning_rate: float, momentum: float,
+                  progress_every: int | None) -> tuple[optax.GradientTransformation, int]:
+    """The checked optimizer (default: SGD with momentum) and the steps per compiled chunk
+    (default: a twentieth of ``num_steps``, at most 50)."""
+    if optimizer is None:
+        optimizer = sgd_with_momentum(check.positive("learning_rate", learning_rate),
+                                      check.unit_interval("momentum", momentum))
+    else:
+        check.optimizer("optimizer", optimizer)
+    if progress_every is None:
+        return optimizer, min(50, max(1, math.ceil(num_steps / 20)))
+    return optimizer, min(check.positive_int("progress_every", progress_every), num_steps)
 
 
 def _clipped(state: SVIState) -> int | None:

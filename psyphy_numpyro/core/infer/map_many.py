@@ -19,7 +19,6 @@ one call uses every device of a node, or of several hosts after
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from psyphy_numpyro.core.infer.map import (
     guarded_update,
     init_state,
     keep_runner,
-    sgd_with_momentum,
+    loop_settings,
     shape_signature,
 )
 from psyphy_numpyro.core.infer.progress import compile_ahead, open_bar, start_clock
@@ -235,15 +234,8 @@ def fit_map_many(
     for data, start in zip(datasets, starts):
         _check_inputs(model, data, start)
     scales = _check_scales(scales, num)
-    if optimizer is None:
-        optimizer = sgd_with_momentum(check.positive("learning_rate", learning_rate),
-                                      check.unit_interval("momentum", momentum))
-    else:
-        check.optimizer("optimizer", optimizer)
-    if progress_every is None:
-        chunk = min(50, max(1, math.ceil(num_steps / 20)))
-    else:
-        chunk = min(check.positive_int("progress_every", progress_every), num_steps)
+    optimizer, chunk = loop_settings(num_steps, optimizer, learning_rate, momentum,
+                                     progress_every)
 
     layout = device_layout(num, max(len(d[0]) for d in datasets), devices)
     args, kwargs, init_values, keys = _batch(layout, datasets, starts, scales, keys)
