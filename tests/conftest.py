@@ -8,9 +8,19 @@ functions returned by the fixture.
 """
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# JAX's persistent compilation cache, shared by the xdist workers and the
+# processes the tests start (docs pages, notebooks, the command line): the
+# same programs recur across them, and most of a full-WPPM test is compiling.
+# Every program is kept (no minimum compile time). A half-written entry read
+# by another worker is a cache miss with a warning (filtered in pyproject.toml).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import contextlib
 import logging
