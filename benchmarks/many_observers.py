@@ -19,7 +19,9 @@ reuses another's compiled code):
 2. **Bootstrap.** One 2,000-trial observer: the full-data fit then a loop of
    ``MAPOptimizer.fit`` on resampled trials from that fit (sequential, the
    same resamples as the package's), against ``pn.bootstrap(model, data, R,
-   batch_size=B)`` for a few B.
+   method="optimizer", batch_size=B)`` for a few B, and against the default
+   ``pn.bootstrap(model, data, R)`` (Gauss-Newton refits from the full-data
+   MAP), timed whole for all 120 replicates.
 3. **Devices.** ``fit_many`` of the 8 observers in child processes with
    ``XLA_FLAGS=--xla_force_host_platform_device_count=K`` and
    ``JAX_PLATFORMS=cpu``, for K = 1, 2, 4 (``devices=None``: all K).
@@ -283,6 +285,7 @@ def boot_many_worker(args) -> dict:
                 seed=BOOT_SEED,
                 optimizer=opt,
                 batch_size=args.batch,
+                method="optimizer",
             ),
         )
     finally:
@@ -304,6 +307,56 @@ def boot_many_worker(args) -> dict:
     }
 
 
+def boot_newton_worker(args) -> dict:
+    """``pn.bootstrap(method="newton")`` of all ``--replicates``, timed whole (no projection).
+
+    The full-data fit runs its full :data:`TARGET_STEPS` optimizer steps; the
+    Newton refits are timed by wrapping ``newton_bootstrap``.
+    """
+    import importlib
+
+    import numpy as np
+
+    import psyphy_numpyro as pn
+
+    # the module (the package's ``bootstrap`` attribute is the function)
+    facade = importlib.import_module("psyphy_numpyro.inference.bootstrap")
+
+    data = load_datasets(args.problem)[0]
+    model, opt = make_model(), make_optimizer(TARGET_STEPS)
+    log = CompileLog()
+    timings = {}
+    original = facade.newton_bootstrap
+
+    def timed_refits(*a, **kw):
+        result, timings["refits"] = timed(log, lambda: original(*a, **kw))
+        return result
+
+    facade.newton_bootstrap = timed_refits
+    try:
+        boot, total = timed(
+            log,
+            lambda: pn.bootstrap(
+                model, data, args.replicates, seed=BOOT_SEED, optimizer=opt, method="newton"
+            ),
+        )
+    finally:
+        facade.newton_bootstrap = original
+    # each replicate's loss before its last Newton step, and the step's fall
+    last_fall = [float(loss[-2] - loss[-1]) for loss in boot.losses]
+    W = np.asarray(boot.samples["W"])
+    return {
+        "total": total,
+        "refits": timings["refits"],
+        "replicates": args.replicates,
+        "last_step_fall_max": max(last_fall),
+        "loss_end_median": float(np.median([loss[-1] for loss in boot.losses])),
+        "W_spread": float(np.median(W.std(axis=0)) / np.abs(W).max()),
+        **platform_info(),
+        "peak_rss_mib": fg.peak_rss_mib(),
+    }
+
+
 def worker_main(args) -> dict:
     warnings.simplefilter("ignore")
     if args.worker == "prepare":
@@ -314,6 +367,7 @@ def worker_main(args) -> dict:
         "observers": observers_worker,
         "boot_seq": boot_seq_worker,
         "boot_many": boot_many_worker,
+        "boot_newton": boot_newton_worker,
     }[args.worker](args)
 
 
@@ -493,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    results = {"observers": {}, "boot_seq": None, "boot_many": {}, "devices": {}}
+    results = {"observers": {}, "boot_seq": None, "boot_many": {}, "boot_newton": None,
+               "devices": {}}
     with tempfile.TemporaryDirectory() as tmp:
         problems = {}
         for n in trial_sizes:
@@ -579,6 +634,13 @@ def main(argv: list[str] | None = None) -> int:
                     str(b),
                 ],
             )
+
+        reps = NUM_REPLICATES if not args.quick else 8
+        say(f"bootstrap, Newton refits: {reps} replicates, whole")
+        results["boot_newton"] = fg.run_worker(
+            script,
+            ["--worker", "boot_newton", "--problem", boot_problem, "--replicates", str(reps)],
+        )
 
         n0 = trial_sizes[0]
         for k in device_counts:
@@ -726,14 +788,32 @@ def report(args, info, load_after, total_s, trial_sizes, results) -> None:
             f"{diff:.1e}"
         )
 
-    best = min(
-        [pseq]
-        + [
-            project_bootstrap_many(r, NUM_REPLICATES, full_warm)
-            for r in results["boot_many"].values()
-        ],
-        key=lambda p: p["proj_wall"],
-    )
+    contenders = [pseq] + [
+        project_bootstrap_many(r, NUM_REPLICATES, full_warm)
+        for r in results["boot_many"].values()
+    ]
+    newton = results.get("boot_newton")  # runs saved before it have none
+    if newton:
+        t, refits = newton["total"], newton["refits"]
+        per = refits["wall_s"] / newton["replicates"]
+        print(
+            f"{'pn.bootstrap method=newton':28s} {newton['replicates']:8d} {'GN':>5s} "
+            f"{t['wall_s'] - refits['wall_s']:10.1f} {per:11.2f} "
+            f"{refits['cpu_s'] / newton['replicates']:7.2f} {t['compile_s']:9.1f} "
+            f"{t['wall_s'] / 60:15.1f} {t['cpu_s'] / 60:8.1f} "
+            f"{pseq['proj_wall'] / t['wall_s']:12.2f} {pseq['proj_cpu'] / t['cpu_s']:11.2f} "
+            f"{newton['peak_rss_mib']:8.0f}"
+        )
+        print(
+            f"{'':28s} measured whole, not projected: full-data fit of {TARGET_STEPS} "
+            f"steps + Newton polish + {newton['replicates']} refits of 20 Gauss-Newton "
+            f"steps; last step's largest loss fall {newton['last_step_fall_max']:.1e} "
+            f"per trial (converged); median sd of a W entry / max |W| "
+            f"{newton['W_spread']:.3f}"
+        )
+        if newton["replicates"] == NUM_REPLICATES:
+            contenders.append({"proj_wall": t["wall_s"], "proj_cpu": t["cpu_s"]})
+    best = min(contenders, key=lambda p: p["proj_wall"])
     goals.append(
         f"goal: {NUM_REPLICATES} refits under 30 min: best {best['proj_wall'] / 60:.1f} "
         f"min wall ({best['proj_cpu'] / 60:.1f} CPU min) -> "

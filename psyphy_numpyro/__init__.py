@@ -34,7 +34,7 @@ from psyphy_numpyro.core.fit_checks import (
 )
 from psyphy_numpyro.core.gauge import align_embedding
 from psyphy_numpyro.core.idata import GROUPS, draws_to_inference_data, to_inference_data
-from psyphy_numpyro.core.infer.bootstrap import BootstrapResult, fit_bootstrap
+from psyphy_numpyro.core.infer.bootstrap import BootstrapResult, fit_bootstrap, newton_bootstrap
 from psyphy_numpyro.core.infer.laplace import LaplaceResult, laplace_approximation
 from psyphy_numpyro.core.infer.mala import run_mala
 from psyphy_numpyro.core.infer.map import MAPResult, clip_and_count, fit_map
@@ -230,6 +230,7 @@ __all__ = [
     "fit_map_many",
     "MAPManyResult",
     "fit_bootstrap",
+    "newton_bootstrap",
     "BootstrapResult",
     "fit_population",
     "PopulationPosterior",

@@ -109,6 +109,22 @@ def float_bits():
 
 
 # -- the MVP's exact posterior ----------------------------------------------------
+def _mvp_log_posterior(points, delta2, y, *, slope, oddity, scale):
+    """The MVP's log posterior (up to a constant) at ``points`` ``(G, 2)`` of ``log_diag``.
+
+    ``delta2``: squared probe - ref per axis ``(N, 2)``; prior N(0, scale^2) per
+    entry; the oddity or 2AFC link with this slope; diag_term 1e-6; float64.
+    """
+    var = np.exp(points) + 1e-6  # (G, 2)
+    d = np.sqrt((delta2[None] / var[:, None]).sum(-1))  # (G, N)
+    # 1 - tanh(z) = 2 / (1 + exp(2z)), so log(1 - p) stays finite
+    log_miss = -np.logaddexp(0.0, 2.0 * slope * d)
+    if oddity:  # 1 - p = (1 - tanh) / 3
+        log_miss += np.log(2.0 / 3.0)
+    log_hit = np.log1p(-np.exp(log_miss))
+    return -0.5 * (points**2).sum(1) / scale**2 + (y * log_hit + (1 - y) * log_miss).sum(-1)
+
+
 @pytest.fixture(scope="session")
 def mvp_grid_posterior():
     """The MVP's exact posterior of ``log_diag`` by quadrature on a grid (float64).
@@ -128,16 +144,9 @@ def mvp_grid_posterior():
         a = np.linspace(-5.0, 4.0, n)
         b = np.linspace(-8.0, 4.0, n)  # an entry the trials barely probe: prior tails
         grid = np.stack([g.ravel() for g in np.meshgrid(a, b, indexing="ij")], 1)
-        var = np.exp(grid) + 1e-6  # (G, 2)
-        logp = -0.5 * (grid**2).sum(1) / scale**2
-        for chunk in np.array_split(np.arange(len(grid)), 40):
-            d = np.sqrt((delta2[None] / var[chunk, None]).sum(-1))  # (g, N)
-            # 1 - tanh(z) = 2 / (1 + exp(2z)), so log(1 - p) stays finite
-            log_miss = -np.logaddexp(0.0, 2.0 * slope * d)
-            if oddity:  # 1 - p = (1 - tanh) / 3
-                log_miss += np.log(2.0 / 3.0)
-            log_hit = np.log1p(-np.exp(log_miss))
-            logp[chunk] += (y * log_hit + (1 - y) * log_miss).sum(-1)
+        logp = np.concatenate([
+            _mvp_log_posterior(grid[chunk], delta2, y, slope=slope, oddity=oddity, scale=scale)
+            for chunk in np.array_split(np.arange(len(grid)), 40)])
         w = np.exp(logp - logp.max())
         w /= w.sum()
         edge = np.zeros((n, n), bool)
@@ -171,6 +180,28 @@ def seed_map_fit(mvp_model, seed_data):
     opt = pn.MAPOptimizer(steps=1000, learning_rate=2e-2, momentum=0.9,
                           show_progress=False)
     return opt.fit(mvp_model, seed_data, init_params={"log_diag": jnp.zeros(2)})
+
+
+@pytest.fixture(scope="session")
+def mvp_map_by_search(mvp_model):
+    """``fn(trials, start)``: the seed model's MAP of ``log_diag`` given ``trials``.
+
+    Nelder-Mead on the float64 log posterior of :func:`_mvp_log_posterior`,
+    independent of the package and of NumPyro, to 1e-7 in each entry.
+    """
+    import scipy.optimize
+
+    def fn(trials, start):
+        ref, probe, y = (np.asarray(x, float) for x in trials)
+        def loss(x):
+            return -_mvp_log_posterior(x[None], (probe - ref) ** 2, y,
+                                       slope=mvp_model.task.slope, oddity=True, scale=0.5)[0]
+
+        return scipy.optimize.minimize(loss, np.asarray(start, float), method="Nelder-Mead",
+                                       options={"xatol": 1e-7, "fatol": 1e-10,
+                                                "maxiter": 4000}).x
+
+    return fn
 
 
 @pytest.fixture(scope="session")

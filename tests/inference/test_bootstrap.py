@@ -11,7 +11,8 @@ import psyphy_numpyro as pn
 def seed_bootstrap(mvp_model, seed_data):
     opt = pn.MAPOptimizer(steps=600, learning_rate=2e-2, momentum=0.9, show_progress=False)
     return opt, pn.bootstrap(mvp_model, seed_data, 40, seed=3, optimizer=opt,
-                             init_params={"log_diag": np.zeros(2, np.float32)})
+                             init_params={"log_diag": np.zeros(2, np.float32)},
+                             method="optimizer")
 
 
 def test_replicates_equal_single_fits_of_the_resampled_trials(mvp_model, seed_data,
@@ -54,6 +55,25 @@ def test_bad_arguments_are_refused_before_fitting(mvp_model, seed_data, no_compi
             pn.bootstrap(mvp_model, seed_data, 3, optimizer=pn.NUTSSampler())
         with pytest.raises(TypeError, match="seed"):
             pn.bootstrap(mvp_model, seed_data, 3, seed=1.5)
+        with pytest.raises(ValueError, match="method must be one of"):
+            pn.bootstrap(mvp_model, seed_data, 3, method="sgd")
+        with pytest.raises(ValueError, match="newton_steps"):
+            pn.bootstrap(mvp_model, seed_data, 3, newton_steps=0)
+
+
+def test_newton_replicates_start_at_the_map_and_reach_their_own(mvp_model, seed_data,
+                                                                mvp_map_by_search):
+    short = pn.MAPOptimizer(steps=60, learning_rate=2e-2, show_progress=False)
+    boot = pn.bootstrap(mvp_model, seed_data, 3, seed=5, optimizer=short)
+    trials = mvp_model.trials(seed_data)
+    full = mvp_map_by_search(trials, [0.0, 0.0])  # 60 steps stop short; Newton finishes
+    assert np.abs(short.fit(mvp_model, seed_data, seed=5).params["log_diag"] - full).max() > 0.01
+    np.testing.assert_allclose(boot.params["log_diag"], full, atol=2e-3)
+    np.testing.assert_allclose(boot.fit.params["log_diag"], full, atol=2e-3)
+    for r in range(3):
+        picked = pn.Trials(*(np.asarray(x)[boot.indices[r]] for x in trials))
+        np.testing.assert_allclose(boot.samples["log_diag"][r], mvp_map_by_search(picked, full),
+                                   atol=2e-3)
 
 
 @pytest.mark.slow  # three compilations (~8 s)

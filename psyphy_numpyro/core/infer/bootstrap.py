@@ -3,11 +3,17 @@
 Each replicate draws N trials with replacement from the N observed
 (:func:`bootstrap_indices`) and is fitted by MAP from a common start (the
 fit to all the data, so that every replicate of a full WPPM stays in that
-fit's frame of ``W``). :func:`fit_bootstrap` fits the replicates
-``batch_size`` at a time through
-:func:`~psyphy_numpyro.core.infer.map_many.fit_map_many`. The spread of the
-replicates' estimates is the bootstrap's picture of the estimate's
-uncertainty (Hong et al. 2025 refit each observer 120 times).
+fit's frame of ``W``). Two ways to refit:
+
+- :func:`newton_bootstrap`: Gauss-Newton steps from the full-data MAP
+  (:func:`~psyphy_numpyro.core.infer.refit.map_laplace_refit`), which reach
+  each replicate's own MAP in a few steps, since it lies close by;
+- :func:`fit_bootstrap`: a fixed number of optimizer steps (Hong et al.'s
+  procedure), ``batch_size`` replicates at a time through
+  :func:`~psyphy_numpyro.core.infer.map_many.fit_map_many`.
+
+The spread of the replicates' estimates is the bootstrap's picture of the
+estimate's uncertainty (Hong et al. 2025 refit each observer 120 times).
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from tqdm.auto import tqdm
 
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.infer.map_many import fit_map_many
+from psyphy_numpyro.core.infer.refit import map_laplace_refit
 from psyphy_numpyro.core.keys import BootstrapKeys
+from psyphy_numpyro.core.lapse import constrain_lapse
 from psyphy_numpyro.core.trials import Trials
 
-__all__ = ["BootstrapResult", "bootstrap_indices", "fit_bootstrap"]
+__all__ = ["BootstrapResult", "bootstrap_indices", "fit_bootstrap", "newton_bootstrap"]
 
 #: Trials fitted at once by default (replicates per batch times trials each).
 BATCH_TRIALS = 16_000
@@ -122,4 +130,63 @@ def fit_bootstrap(
             losses.extend(result.losses[:real])
             bar.update(real)
     stacked = {site: np.concatenate([p[site] for p in params]) for site in params[0]}
+    return BootstrapResult(stacked, indices, tuple(losses))
+
+
+def newton_bootstrap(
+    keys: BootstrapKeys,
+    spec: Any,
+    trials: Trials,
+    map_params: dict,
+    *,
+    mc_samples: Any = None,
+    newton_steps: int = 20,
+    progress_bar: bool = True,
+) -> BootstrapResult:
+    """Each replicate's MAP by Gauss-Newton steps from the full-data MAP.
+
+    Parameters
+    ----------
+    keys
+        :func:`~psyphy_numpyro.core.keys.bootstrap_keys`: one replicate per row
+        (only ``keys.resample`` is used: the refits draw nothing).
+    spec
+        The model specification.
+    trials
+        The observed trials.
+    map_params
+        The MAP of all the trials (every replicate's start).
+    mc_samples
+        A Monte Carlo rule's fixed draws for ``trials`` (one per trial); each
+        replicate takes its trials' own.
+    newton_steps
+        Gauss-Newton steps per replicate
+        (:func:`~psyphy_numpyro.core.infer.refit.map_laplace_refit`).
+    progress_bar
+        Show a bar over the replicates.
+
+    Returns
+    -------
+    BootstrapResult
+        ``losses`` holds each replicate's loss (the per-trial mean negative
+        log posterior) before each Newton step.
+    """
+    if not isinstance(keys, BootstrapKeys):
+        raise TypeError(f"keys must be BootstrapKeys (bootstrap_keys(seed, R)), got "
+                        f"{type(keys).__name__}.")
+    if not isinstance(trials, Trials):
+        raise TypeError(f"trials must be Trials, got {type(trials).__name__}.")
+    newton_steps = check.positive_int("newton_steps", newton_steps)
+    size = trials.ref.shape[0]
+    indices = bootstrap_indices(keys.resample, size)
+    mask = np.ones(size, np.float32)
+    params, losses = [], []
+    for rows in tqdm(indices, desc="bootstrap refits", disable=not progress_bar):
+        draws = None if mc_samples is None else jax.tree.map(lambda x, r=rows: x[r], mc_samples)
+        result = map_laplace_refit(
+            spec, map_params, Trials(*(np.asarray(x)[rows] for x in trials)), mask, draws,
+            num_steps=0, learning_rate=1.0, newton_steps=newton_steps)
+        params.append(constrain_lapse(spec, result.params))
+        losses.append(np.asarray(result.losses))
+    stacked = {site: np.stack([np.asarray(p[site]) for p in params]) for site in params[0]}
     return BootstrapResult(stacked, indices, tuple(losses))

@@ -1,11 +1,11 @@
-"""fit_bootstrap: resampled trials, fitted in batches, equal a loop of single fits."""
+"""Bootstrap refits: batches equal a loop of single fits; Newton refits reach each MAP."""
 
 import jax
 import numpy as np
 import pytest
 
 import psyphy_numpyro as pn
-from psyphy_numpyro.core.infer.bootstrap import bootstrap_indices
+from psyphy_numpyro.core.infer.bootstrap import bootstrap_indices, newton_bootstrap
 from psyphy_numpyro.core.keys import bootstrap_keys
 
 
@@ -47,3 +47,25 @@ def test_bad_arguments_are_refused(mvp_model, seed_data, seed_map_fit):
     with pytest.raises(ValueError, match="batch_size"):
         pn.fit_bootstrap(bootstrap_keys(0, 2), mvp_model.numpyro_model, trials,
                          seed_map_fit.params, num_steps=5, batch_size=0)
+
+
+def test_newton_refits_reach_each_replicates_map(mvp_model, seed_data, mvp_map_by_search):
+    trials = mvp_model.trials(seed_data)
+    start = {"log_diag": np.asarray(mvp_map_by_search(trials, [0.0, 0.0]), np.float32)}
+    result = newton_bootstrap(bootstrap_keys(4, 6), mvp_model.spec, trials, start,
+                              progress_bar=False)
+    assert result.params["log_diag"].shape == (6, 2) and len(result.losses) == 6
+    for r in range(6):
+        picked = pn.Trials(*(np.asarray(x)[result.indices[r]] for x in trials))
+        want = mvp_map_by_search(picked, start["log_diag"])
+        np.testing.assert_allclose(result.params["log_diag"][r], want, atol=2e-3)
+    assert np.abs(result.params["log_diag"] - start["log_diag"]).max() > 0.02  # they moved
+
+
+def test_newton_refits_refuse_bad_arguments(mvp_model, seed_data, seed_map_fit):
+    trials = mvp_model.trials(seed_data)
+    with pytest.raises(TypeError, match="keys must be BootstrapKeys"):
+        newton_bootstrap(jax.random.PRNGKey(0), mvp_model.spec, trials, seed_map_fit.params)
+    with pytest.raises(ValueError, match="newton_steps"):
+        newton_bootstrap(bootstrap_keys(0, 2), mvp_model.spec, trials, seed_map_fit.params,
+                         newton_steps=0)
