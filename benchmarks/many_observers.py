@@ -807,8 +807,8 @@ def report(args, info, load_after, total_s, trial_sizes, results) -> None:
         print(
             f"{'':28s} measured whole, not projected: full-data fit of {TARGET_STEPS} "
             f"steps + Newton polish + {newton['replicates']} refits of 20 Gauss-Newton "
-            f"steps; last step's largest loss fall {newton['last_step_fall_max']:.1e} "
-            f"per trial (converged); median sd of a W entry / max |W| "
+            f"steps; largest fall of a replicate's loss at its last step "
+            f"{newton['last_step_fall_max']:.1e} per trial; median sd of a W entry / max |W| "
             f"{newton['W_spread']:.3f}"
         )
         if newton["replicates"] == NUM_REPLICATES:
