@@ -10,6 +10,10 @@ plain
     The seed's from-scratch loop in plain JAX + optax (no NumPyro): a jitted
     ``value_and_grad`` + optax step, a Python loop of ``steps`` calls, the loss
     pulled to a Python float every 10 steps and at the last step.
+plain_fused
+    The same maths with the optimizer's init and the whole ``lax.scan`` of
+    steps in one ``jax.jit`` (the loss kept every 10 steps): the plain loop at
+    its fastest, the reference of issue 17's "within 3x".
 psyphy_numpyro
     ``MAPOptimizer(steps, 2e-2, 0.9, track_history=True, log_every=10,
     show_progress=False).fit(model, data, init_params=init)``.
@@ -45,9 +49,10 @@ import sys
 import tempfile
 import time
 
-CONTENDERS = ("plain", "psyphy_numpyro", "svi_run")
+CONTENDERS = ("plain", "plain_fused", "psyphy_numpyro", "svi_run")
 LABELS = {
     "plain": "plain JAX + optax loop",
+    "plain_fused": "plain JAX, fused (one jit)",
     "psyphy_numpyro": "psyphy_numpyro MAPOptimizer",
     "svi_run": "numpyro SVI.run",
 }
@@ -98,8 +103,12 @@ def make_problem(num_trials: int, path: str) -> None:
 # ---------------------------------------------------------------------------
 # workers: one fit (plus a warm repeat) per fresh process
 # ---------------------------------------------------------------------------
-def _fit_plain(problem, steps):
-    """Return a function running the seed's from-scratch loop (no NumPyro)."""
+def _fit_plain(problem, steps, fused=False):
+    """Return a function running the seed's from-scratch loop (no NumPyro).
+
+    With ``fused``, the optimizer's init and all the steps are one ``jax.jit``
+    (a ``lax.scan``), the loss kept every ``LOG_EVERY`` steps.
+    """
     import jax
     import jax.numpy as jnp
     import optax
@@ -119,12 +128,32 @@ def _fit_plain(problem, steps):
         prior = -0.5 * jnp.sum(log_diag**2) / PRIOR_SCALE**2
         return loglik + prior
 
+    opt = optax.sgd(learning_rate=LEARNING_RATE, momentum=MOMENTUM)
+
+    def loss_fn(params):
+        return -log_posterior(params)
+
+    if fused:
+
+        @jax.jit
+        def whole(init):  # the optimizer's init and every step in one program
+            def body(carry, _):
+                params, opt_state = carry
+                loss, grads = jax.value_and_grad(loss_fn)(params)
+                updates, opt_state = opt.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), loss
+
+            (params, _), losses = jax.lax.scan(body, (init, opt.init(init)), None, length=steps)
+            return params, losses[::LOG_EVERY]
+
+        def fit_fused(init):
+            params, losses = whole(init)
+            losses.block_until_ready()  # read back, as the loop reads its losses
+            return params
+
+        return fit_fused
+
     def fit(init):
-        opt = optax.sgd(learning_rate=LEARNING_RATE, momentum=MOMENTUM)
-
-        def loss_fn(params):
-            return -log_posterior(params)
-
         @jax.jit
         def step(params, opt_state):
             loss, grads = jax.value_and_grad(loss_fn)(params)
@@ -195,7 +224,12 @@ def _fit_svi_run(problem, steps):
     return fit
 
 
-FITTERS = {"plain": _fit_plain, "psyphy_numpyro": _fit_psyphy_numpyro, "svi_run": _fit_svi_run}
+FITTERS = {
+    "plain": _fit_plain,
+    "plain_fused": lambda problem, steps: _fit_plain(problem, steps, fused=True),
+    "psyphy_numpyro": _fit_psyphy_numpyro,
+    "svi_run": _fit_svi_run,
+}
 
 
 def run_worker(name: str, problem_path: str, steps: int, warm: bool, log_compiles: bool) -> None:
@@ -350,6 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name in contenders:
         print(f"{LABELS[name]:30s} log_diag = {results[name][0]['log_diag']}")
+    if "plain_fused" in results and "psyphy_numpyro" in results:
+        def ratio(key):
+            return statistics.median(x[key] for x in results["psyphy_numpyro"]) / statistics.median(
+                x[key] for x in results["plain_fused"])
+
+        print(f"psyphy_numpyro against the fused plain loop: {ratio('cold_s'):.2f}x wall, "
+              f"{ratio('cpu_s'):.2f}x CPU (cold, medians)")
     if "plain" in results and "psyphy_numpyro" in results:
         diff = max(
             abs(a - b)
