@@ -8,8 +8,9 @@ Within a step the datasets are ``jax.vmap``-ed on accelerators and on a
 mesh, and take turns (``jax.lax.map``) on one CPU device, where a single
 fit already keeps the cores busy and the vectorised step, whose working set
 grows with S, ran 1.3x slower than the separate steps (full WPPM, 8 x 1,000
-and 8 x 6,000 trials, ``benchmarks/many_observers.py``). Each dataset's result equals its separate ``fit_map`` to
-float32 rounding when the model's density is deterministic (the MVP, the
+and 8 x 6,000 trials, ``benchmarks/many_observers.py``). Each dataset's
+result equals its separate ``fit_map`` to float32 rounding when the
+model's density is deterministic (the MVP, the
 ``"quadrature"`` estimator); a model that draws Monte Carlo samples inside
 (the ``"mc"`` estimators' fresh draws) draws them at the padded length, so
 its fits are equal in distribution only.
