@@ -58,8 +58,11 @@ def test_newton_refits_reach_each_replicates_map(mvp_model, seed_data, mvp_map_b
     for r in range(6):
         picked = pn.Trials(*(np.asarray(x)[result.indices[r]] for x in trials))
         want = mvp_map_by_search(picked, start["log_diag"])
-        np.testing.assert_allclose(result.params["log_diag"][r], want, atol=2e-3)
-    assert np.abs(result.params["log_diag"] - start["log_diag"]).max() > 0.02  # they moved
+        # float32 steps on a flat per-trial loss: within 5e-3, under 2% of the
+        # posterior sd along the poorly determined log_diag[1] (about 0.4)
+        np.testing.assert_allclose(result.params["log_diag"][r], want, atol=5e-3)
+    moved = np.abs(result.params["log_diag"] - start["log_diag"]).max(axis=1)
+    assert moved.min() > 0.05  # each replicate moved well beyond the tolerance
 
 
 def test_newton_refits_refuse_bad_arguments(mvp_model, seed_data, seed_map_fit):
