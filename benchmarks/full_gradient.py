@@ -545,7 +545,7 @@ def _flops_worker(num_samples: int) -> dict:
     from psyphy_numpyro.core.oddity import gaussian_mc as og
     from psyphy_numpyro.core.trials import Trials
 
-    chunk = og.DEFAULT_CHUNK
+    chunk = og.default_chunk(num_samples)
     m = 2 * INPUT_DIM
     A = jnp.ones((chunk, m, m)) * 0.1
     g = jnp.ones((chunk, INPUT_DIM)) * 0.1

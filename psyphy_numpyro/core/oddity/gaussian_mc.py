@@ -43,12 +43,15 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from psyphy_numpyro.core.chunks import map_chunks
 from psyphy_numpyro.core.covariance import lower_solve, small_cholesky
 
-DEFAULT_CHUNK = 256
-"""Trials per chunk of the Monte Carlo kernel (bounds its working memory)."""
+CHUNK_ELEMENTS = 32768
+"""(trial, sample) pairs per chunk of the Monte Carlo kernel: enough to fill the
+vector units, few enough that a chunk's arrays stay in cache (measured in
+``benchmarks/kernel_rates.py``)."""
 
 POINT_SETS = 256
 """Independent point sets in the pool of per-trial draws (see the module docstring)."""
@@ -101,6 +104,18 @@ def gaussian_draws(
     sets = min(num_trials, POINT_SETS)
     points = jax.random.normal(key_points, (sets, m, num_samples))
     return GaussianDraws(points, jax.random.orthogonal(key_rot, m, (num_trials,)))
+
+
+def default_chunk(num_samples: int) -> int:
+    """Trials per chunk for ``num_samples`` draws each: a power of two near
+    :data:`CHUNK_ELEMENTS` ``/ num_samples``, from 8 to 1,024.
+
+    Examples
+    --------
+    >>> default_chunk(2000), default_chunk(500), default_chunk(10)
+    (16, 64, 1024)
+    """
+    return int(2 ** np.clip(np.round(np.log2(CHUNK_ELEMENTS / num_samples)), 3, 10))
 
 
 def whitened_factors(
@@ -209,7 +224,7 @@ def gaussian_mc_p_correct(
     diag_term: float,
     bandwidth: float,
     clip: float,
-    chunk: int = DEFAULT_CHUNK,
+    chunk: int | None = None,
 ) -> jnp.ndarray:
     """Plain Monte Carlo p(correct) of the oddity task with Gaussian noise.
 
@@ -229,7 +244,7 @@ def gaussian_mc_p_correct(
     diag_term, bandwidth, clip
         As in :func:`psyphy_numpyro.core.oddity.psyphy_draws.oddity_p_correct`.
     chunk
-        Trials per chunk of the kernel.
+        Trials per chunk of the kernel (default: :func:`default_chunk`).
 
     Returns
     -------
@@ -256,5 +271,6 @@ def gaussian_mc_p_correct(
                 f"but there are {A.shape[0]}."
             )
         A = A @ draws.rotations
+    chunk = default_chunk(points.shape[-1]) if chunk is None else chunk
     p = _mc_kernel(A, g.reshape(-1, d), points, bandwidth, chunk)
     return jnp.clip(p.reshape(batch), clip, 1.0 - clip)
