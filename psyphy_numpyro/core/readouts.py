@@ -357,7 +357,7 @@ def _contour_spec(model, mc_key, num_samples):
     if mc_key is None and num_samples is None:
         spec = spec.fixed_density_spec()
     if not spec.needs_draws:
-        rule = quadrature_rule(*spec.task.config.quadrature)
+        rule = quadrature_rule(*spec.task.config.quadrature, input_dim=spec.input_dim)
         return spec, None, rule.num_nodes
     if num_samples is None:
         num_samples = spec.task.config.num_samples

@@ -53,12 +53,12 @@ Params = dict[str, jnp.ndarray]
 def quadrature_misfit(prior: Prior, noise: Any, bandwidth: float) -> str | None:
     """Why the ``"quadrature"`` rule cannot compute this model's p(correct), or None.
 
-    It needs input_dim 2, :class:`~psyphy_numpyro.core.noise.GaussianNoise`
+    It needs input_dim 2 or 3, :class:`~psyphy_numpyro.core.noise.GaussianNoise`
     and a ``bandwidth`` of at most 0.1.
     """
-    if prior.input_dim == 2 and isinstance(noise, GaussianNoise) and bandwidth <= 0.1:
+    if prior.input_dim in (2, 3) and isinstance(noise, GaussianNoise) and bandwidth <= 0.1:
         return None
-    return (f"it needs input_dim 2, GaussianNoise and bandwidth <= 0.1, got input_dim "
+    return (f"it needs input_dim 2 or 3, GaussianNoise and bandwidth <= 0.1, got input_dim "
             f"{prior.input_dim}, {type(noise).__name__} and bandwidth {bandwidth}")
 
 
@@ -302,7 +302,7 @@ class WPPMSpec:
         settings = {"diag_term": self.diag_term, "bandwidth": cfg.bandwidth,
                     "clip": cfg.clip}
         if self.estimator == "quadrature":
-            rule = quadrature_rule(*cfg.quadrature)
+            rule = quadrature_rule(*cfg.quadrature, input_dim=self.input_dim)
             return quadrature_p_correct(U_ref, U_probe, ref, probe, rule, **settings)
         if mc_samples is None:
             raise ValueError(

@@ -62,7 +62,7 @@ class OddityTaskConfig:
           predictions and simulation use ``"mc"``, as psyphy does; the fitters
           that need a deterministic density (``NUTSSampler``,
           ``LangevinSampler``, ``LaplaceApproximation``, ``SVIApproximation``)
-          use ``"quadrature"`` where it applies (input_dim 2, Gaussian noise,
+          use ``"quadrature"`` where it applies (input_dim 2 or 3, Gaussian noise,
           ``bandwidth`` <= 0.1) and ``"mc"`` with fixed draws elsewhere. Their
           posterior's ``model`` says which one it used.
         - ``"mc"``: plain Monte Carlo with ``num_samples`` draws per trial.
@@ -72,8 +72,8 @@ class OddityTaskConfig:
           draws. Chosen explicitly, the samplers keep it and warn about the cost.
         - ``"quadrature"``: a deterministic, smooth rule
           (:mod:`psyphy_numpyro.core.oddity.quadrature`; Gaussian noise, input_dim
-          2), more accurate with 144 nodes than ``"mc"`` with 2,000 samples.
-          Best for NUTS and Laplace.
+          2 or 3), more accurate with 144 nodes (2,592 in 3-D) than ``"mc"``
+          with 2,000 samples. Best for NUTS and Laplace.
         - ``"psyphy"``: psyphy 0.0.5's own draws (``3 (e + d)`` per sample,
           its key layout), so the same key gives psyphy's numbers exactly.
     quadrature

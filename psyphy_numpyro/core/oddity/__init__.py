@@ -7,7 +7,7 @@ Each takes the square roots :math:`U(x)` at the reference and the comparison
   (any noise model; bit-for-bit psyphy's numbers for the same key);
 - :mod:`.gaussian_mc`: the same estimator in a reduced form for Gaussian
   noise, many times faster, with a hand-written gradient;
-- :mod:`.quadrature`: a deterministic rule for 2-D stimuli with Gaussian
+- :mod:`.quadrature`: a deterministic rule for 2-D and 3-D stimuli with Gaussian
   noise, smooth in the parameters (for NUTS and Laplace).
 
 Examples
