@@ -82,3 +82,23 @@ def test_mvp_sbc_replications_sample_their_own_posteriors(mvp_grid_posterior):
     summary = sbc.summarize(result)
     assert [row["quantity"] for row in summary["rows"]] == result.names
     assert "coverage of the 90% threshold bands" in sbc.format_summary(summary)
+
+
+def test_a_stored_run_carries_on_where_it_stopped(tmp_path):
+    study = sbc.Study("mvp", num_reps=4, num_trials=100, num_warmup=50, num_draws=19,
+                      thinning=1, batch=2, num_bins=5, settings={"max_radius": 1.0})
+    whole = sbc.run_sbc(study, seed=1, log=lambda msg: None)
+    store = tmp_path / "mvp.npz"
+    first = sbc.run_sbc(sbc.Study(**{**study.__dict__, "num_reps": 2}), seed=1,
+                        log=lambda msg: None, store=store)
+    assert first.ranks.shape[0] == 2
+    resumed = sbc.run_sbc(study, seed=1, log=lambda msg: None, store=store)
+    for a, b in ((whole.truth, resumed.truth), (whole.ranks, resumed.ranks),
+                 (whole.inside, resumed.inside), (whole.mean_steps, resumed.mean_steps)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="another study"):
+        sbc.run_sbc(sbc.Study(**{**study.__dict__, "num_trials": 50}), seed=1,
+                    log=lambda msg: None, store=store)
+    with pytest.raises(ValueError, match="more than"):
+        sbc.run_sbc(sbc.Study(**{**study.__dict__, "num_reps": 2}), seed=1,
+                    log=lambda msg: None, store=store)

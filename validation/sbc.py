@@ -14,7 +14,11 @@ holds the truth in a fraction ``prob`` of the replications. One replication:
    whether the truth lies inside the 90% band of each threshold.
 
 Replications run in batches: ``jax.vmap`` over a whole NumPyro ``MCMC`` run,
-so a batch is one compiled call and compilation is paid once per model.
+so a batch is one compiled call and compilation is paid once per model. With
+several JAX devices (on the CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=2``)
+each device runs an equal share of every batch, so both cores work. With
+``--store``, every finished batch is written to a file, and a run that was
+stopped carries on from there when started again.
 
 Two models:
 
@@ -45,6 +49,8 @@ Usage::
     python validation/sbc.py                 # ~10-20 min on 2 cores
     python validation/sbc.py --quick         # ~1 min smoke run
     python validation/sbc.py --models mvp --mvp-reps 1000
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 \
+        python validation/sbc.py --models full --full-reps 200 --store sbc_runs
 
 References
 ----------
@@ -57,6 +63,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -211,7 +218,20 @@ def batched_nuts(model: Any, *, num_warmup: int, num_draws: int, thinning: int,
         extra = mcmc.get_extra_fields()
         return mcmc.get_samples()[site], extra["diverging"], extra["num_steps"]
 
-    return jax.jit(jax.vmap(one))
+    devices = jax.local_device_count()
+    if devices == 1:
+        return jax.jit(jax.vmap(one))
+    # several (host) devices: each runs its share of the batch, vectorised
+    spread = jax.pmap(jax.vmap(one))
+
+    def sampler(*args):
+        if args[0].shape[0] % devices:
+            raise ValueError(f"the batch ({args[0].shape[0]}) must be a multiple of "
+                             f"the {devices} devices.")
+        out = spread(*(x.reshape(devices, -1, *x.shape[1:]) for x in args))
+        return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), out)
+
+    return sampler
 
 
 # -- the two studies ------------------------------------------------------------------
@@ -354,28 +374,72 @@ def simulate_replication(study: Study, model: Any, seed: int, rep: int):
     return params, simulate(key_data, model, params, study.num_trials, study.settings)
 
 
+_STORED = ("truth", "ranks", "post_sd", "ess", "inside", "div", "steps")
+
+
+def _store_meta(study: Study, seed: int, band_prob: float) -> str:
+    """What a store must match; not ``num_reps``, so a run can be extended."""
+    settings = {k: v for k, v in study.__dict__.items() if k != "num_reps"}
+    return json.dumps({"study": settings, "seed": seed, "band_prob": band_prob},
+                      sort_keys=True)
+
+
+def _load_store(store: Path, meta: str, batch: int) -> tuple[dict, dict]:
+    """The batches a previous run wrote to ``store`` (empty when there is none)."""
+    if not store.exists():
+        return {k: [] for k in _STORED}, {}
+    with np.load(store, allow_pickle=False) as f:
+        saved = json.loads(str(f["meta"]))
+        if saved.pop("run") != json.loads(meta):
+            raise ValueError(f"{store} holds another study, seed or band_prob; "
+                             "remove it or pass another --store.")
+        out = {k: [f[k]] for k in _STORED}
+    if len(out["truth"][0]) % batch:  # only the last batch of a run is short
+        raise ValueError(f"{store} ends with a short batch: it cannot be extended.")
+    return out, saved
+
+
+def _save_store(store: Path, meta: str, out: dict, labels: dict) -> None:
+    """Write the finished batches atomically (a temporary file, then a rename)."""
+    tmp = store.with_name(store.name + ".tmp.npz")
+    np.savez(tmp, meta=json.dumps({"run": json.loads(meta), **labels}),
+             **{k: np.concatenate(out[k]) for k in _STORED})
+    os.replace(tmp, store)
+
+
 def run_sbc(study: Study, seed: int = 0, *, band_prob: float = 0.9,
-            keep_draws: bool = False, log=print) -> SBCResult:
+            keep_draws: bool = False, log=print, store: Path | None = None) -> SBCResult:
     """Run ``study.num_reps`` replications of one study (see the module docstring).
 
     ``keep_draws`` keeps every replication's posterior draws in the result.
+    ``store``: a ``.npz`` file that every finished batch is written to; the
+    batches it already holds (from the same study and seed) are not run again.
     """
     if study.name not in STUDIES:
         raise ValueError(
             f"study.name must be one of {sorted(STUDIES)}, got {study.name!r}.")
+    if store is not None and keep_draws:
+        raise ValueError("keep_draws is not stored: pass store=None to keep draws.")
     make_model, _, quantities = STUDIES[study.name]
     model = make_model()
     site = model.prior.site
     sampler = batched_nuts(model, num_warmup=study.num_warmup,
                            num_draws=study.num_draws, thinning=study.thinning,
                            target_accept_prob=study.target_accept_prob)
-    rng = np.random.default_rng(seed)
     root = jax.random.PRNGKey(seed)
     start = time.perf_counter()
-    out = {k: [] for k in ("truth", "ranks", "post_sd", "ess", "inside", "div", "steps",
-                           "draws")}
-    names = kind = band_names = None
-    for first in range(0, study.num_reps, study.batch):
+    meta = _store_meta(study, seed, band_prob)
+    out, labels = ({k: [] for k in _STORED}, {}) if store is None else _load_store(
+        Path(store), meta, study.batch)
+    out["draws"] = []
+    done = sum(len(x) for x in out["truth"])
+    if done > study.num_reps:
+        raise ValueError(f"{store} holds {done} replications, more than the "
+                         f"{study.num_reps} asked for.")
+    earlier = labels.get("seconds", 0.0)
+    if done:
+        log(f"[{study.name}] {done} replications read from {store}")
+    for first in range(done, study.num_reps, study.batch):
         reps = range(first, min(first + study.batch, study.num_reps))
         # the chains' keys: fold_in(rep key, 1); the data use split(rep key)
         keys = [jax.random.fold_in(jax.random.fold_in(root, r), 1) for r in reps]
@@ -395,9 +459,12 @@ def run_sbc(study: Study, seed: int = 0, *, band_prob: float = 0.9,
         flat = draws.reshape(B * L, *draws.shape[2:])
         stack = np.concatenate([np.stack(truths), flat])
         q = quantities(model, stack)
-        names, kind, band_names = q.names, q.kind, q.band_names
+        labels = {"names": q.names, "kind": q.kind, "band_names": q.band_names}
         truth_q, draw_q = q.values[:B], q.values[B:].reshape(B, L, -1)
         out["truth"].append(truth_q)
+        # ties are split by a generator of this batch's own, so a run that
+        # carries on from a store gives the ranks of an uninterrupted one
+        rng = np.random.default_rng([seed, first])
         out["ranks"].append(sbc_ranks(truth_q, draw_q, rng))
         with np.errstate(invalid="ignore"):
             out["post_sd"].append(np.std(draw_q, axis=1))
@@ -422,12 +489,15 @@ def run_sbc(study: Study, seed: int = 0, *, band_prob: float = 0.9,
         if keep_draws:
             out["draws"].append(draws)
         done = reps[-1] + 1
-        log(f"[{study.name}] {done}/{study.num_reps} replications, "
-            f"{time.perf_counter() - start:.0f} s")
+        seconds = earlier + time.perf_counter() - start
+        if store is not None:
+            _save_store(Path(store), meta, out, {**labels, "seconds": seconds})
+        log(f"[{study.name}] {done}/{study.num_reps} replications, {seconds:.0f} s")
     cat = {k: np.concatenate(v) if v else None for k, v in out.items()}
-    return SBCResult(study, names, kind, cat["truth"], cat["ranks"], cat["post_sd"],
-                     cat["ess"], band_names, cat["inside"], cat["div"], cat["steps"],
-                     time.perf_counter() - start, cat["draws"], band_prob)
+    return SBCResult(study, labels["names"], labels["kind"], cat["truth"], cat["ranks"],
+                     cat["post_sd"], cat["ess"], labels["band_names"], cat["inside"],
+                     cat["div"], cat["steps"], earlier + time.perf_counter() - start,
+                     cat["draws"], band_prob)
 
 
 # -- report ---------------------------------------------------------------------------
@@ -573,6 +643,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", type=Path, default=FIGURES,
                         help="folder for the rank histograms and summary JSON")
     parser.add_argument("--no-figures", action="store_true")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="folder for each study's finished batches (<study>.npz); "
+                             "a stopped run carries on from them")
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = sorted(set(models) - set(STUDIES))
@@ -588,7 +661,11 @@ def main(argv: list[str] | None = None) -> int:
 
     summaries = []
     for name in models:
-        result = run_sbc(studies[name], args.seed, log=log)
+        store = None
+        if args.store is not None:
+            args.store.mkdir(parents=True, exist_ok=True)
+            store = args.store / f"{name}{'_quick' if args.quick else ''}.npz"
+        result = run_sbc(studies[name], args.seed, log=log, store=store)
         summary = summarize(result, args.seed)
         summaries.append(summary)
         print(format_summary(summary), flush=True)
