@@ -192,7 +192,10 @@ def test_a_full_wppm_refit_with_an_inferred_lapse_has_the_fisher_precision():
     truth = {**model.init_params(jax.random.PRNGKey(3)), LAPSE_SITE: 0.05}
     data = scattered_trials(model, truth, 300, 0.15, seed=1)
 
-    post = MAPLaplaceRefit().fit(model, data)
+    # Gauss-Newton converges linearly with a lapse rate: the default 6 steps
+    # leave a decrement near 1e-4 here (1.3e-4 after a float32-level change
+    # of the rule), 8 reach float32's floor (1e-5)
+    post = MAPLaplaceRefit(newton_steps=8).fit(model, data)
     assert 0.0 < float(post.params[LAPSE_SITE]) < 1.0
     assert newton_decrement(post, data) < 1e-4
     # the Jacobian by chain rule (rows of U, the lapse's slope) against reverse
