@@ -84,6 +84,7 @@ def test_mvp_sbc_replications_sample_their_own_posteriors(mvp_grid_posterior):
     assert "coverage of the 90% threshold bands" in sbc.format_summary(summary)
 
 
+@pytest.mark.slow  # two SBC runs; runs in the whole suite
 def test_a_stored_run_carries_on_where_it_stopped(tmp_path):
     study = sbc.Study("mvp", num_reps=4, num_trials=100, num_warmup=50, num_draws=19,
                       thinning=1, batch=2, num_bins=5, settings={"max_radius": 1.0})

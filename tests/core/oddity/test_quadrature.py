@@ -74,6 +74,7 @@ def test_identical_stimuli_give_chance_and_the_gradient_is_finite():
     assert np.all(np.isfinite(grad)) and np.any(grad != 0)
 
 
+@pytest.mark.slow  # compile-heavy; runs in the whole suite
 def test_chunked_gradient_matches_finite_differences():
     """The custom VJP over chunks (7 trials each, the last one short) against
     central differences of the value along random directions, in every input."""
@@ -105,6 +106,7 @@ def trials_3d(n=40, seed=0):
     return wishart_sqrt(W, ref, 2), wishart_sqrt(W, cmp, 2), jnp.asarray(ref), jnp.asarray(cmp)
 
 
+@pytest.mark.slow  # compile-heavy; runs in the whole suite
 def test_3d_rule_equals_a_large_monte_carlo_reference():
     args = trials_3d()
     z = jax.random.normal(jax.random.PRNGKey(11), (6, REF_SAMPLES))
@@ -126,6 +128,7 @@ def test_3d_rule_equals_a_large_monte_carlo_reference():
     np.testing.assert_allclose(chance, 1 / 3, atol=5e-4)
 
 
+@pytest.mark.slow  # compile-heavy; runs in the whole suite
 def test_3d_gradient_matches_finite_differences():
     args = trials_3d(n=30, seed=2)
     rule = quadrature_rule(6, 4, 6, input_dim=3)
