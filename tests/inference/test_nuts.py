@@ -90,7 +90,7 @@ def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
     data = TrialData(np.stack([ref, probe], axis=1), y)
     map_fit = pn.MAPOptimizer(steps=300, learning_rate=3e-3, max_grad_norm=1.0,
                               show_progress=False).fit(model, data, seed=1)
-    post = pn.NUTSSampler(num_warmup=100, num_samples=100, num_chains=2, seed=2,
+    post = pn.NUTSSampler(num_warmup=50, num_samples=60, num_chains=2, seed=2,
                           progress_bar=False, fix_rotations=True).fit(
         model, data, init_params=map_fit)
     assert post.num_divergences == 0
