@@ -38,6 +38,8 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
+from psyphy_numpyro.core.compiled import always_compiled
+
 
 @jax.jit
 def _align(W: jnp.ndarray, reference: jnp.ndarray) -> jnp.ndarray:
@@ -139,6 +141,7 @@ def principal_frame(W: Any, scale: Any) -> np.ndarray:
     return np.linalg.svd(Z, full_matrices=True)[0].T
 
 
+@always_compiled
 def from_free(free: jnp.ndarray, scale: Any,
               frame: Any = None) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``W`` (the lower-trapezoidal representative) from its free coordinates.
@@ -162,7 +165,7 @@ def from_free(free: jnp.ndarray, scale: Any,
         ``free -> W``, :math:`\\sum_i (E - i) \\log L_{ii}` up to a constant,
         to add to the log density.
     """
-    scale = np.asarray(scale)
+    scale = jnp.asarray(scale)
     E = scale.shape[-1]
     rows, cols = np.tril_indices(E, -1)
     k = len(rows)
@@ -175,6 +178,7 @@ def from_free(free: jnp.ndarray, scale: Any,
     return W.reshape(scale.shape), jnp.sum((E - jnp.arange(E)) * log_diag)
 
 
+@always_compiled
 def to_free(W: Any, scale: Any, frame: Any = None) -> jnp.ndarray:
     """Free coordinates of the lower-trapezoidal representative of ``W``'s orbit.
 
@@ -187,7 +191,7 @@ def to_free(W: Any, scale: Any, frame: Any = None) -> jnp.ndarray:
     if W.size // E < E:
         raise ValueError(f"W needs at least {E} rows of weights to fix the rotation, "
                          f"got shape {W.shape}.")
-    M = W.reshape(-1, E) / np.asarray(scale).reshape(-1, E)  # prior-sd units
+    M = W.reshape(-1, E) / jnp.asarray(scale).reshape(-1, E)  # prior-sd units
     if frame is not None:
         M = jnp.asarray(frame, M.dtype) @ M
     q, r = jnp.linalg.qr(M[:E].T)  # block = r^T q^T

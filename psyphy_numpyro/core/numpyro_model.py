@@ -22,13 +22,12 @@ Reference: Hong et al. (2025), eLife RP108943 (see the docs' references).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING
 
-import jax
 import numpyro
 import numpyro.distributions as dist
 
+from psyphy_numpyro.core.compiled import always_compiled
 from psyphy_numpyro.core.lapse import LAPSE_SITE
 
 if TYPE_CHECKING:
@@ -103,21 +102,17 @@ def observe_trials(spec: WPPMSpec, params: Params, ref, probe, responses=None,
                 "(SVI, Predictive) or pass mc_samples=model.draw_mc_samples(key, N) (NUTS)."
             )
         mc_samples = spec.draw_mc_samples(key, ref.shape[0])
-    with jax.disable_jit(False):  # compiled, even in the samplers' op-by-op start
-        logits = _trial_logits(spec, params, ref, probe, mc_samples)
+    logits = _trial_logits(spec, params, ref, probe, mc_samples)
     answers = dist.Bernoulli(logits=logits)
     with numpyro.plate("trial", ref.shape[0]):
         numpyro.sample("y", answers if mask is None else answers.mask(mask), obs=responses)
 
 
-@partial(jax.jit, static_argnums=0)
+@always_compiled(static_argnums=0)
 def _trial_logits(spec: WPPMSpec, params: Params, ref, probe, mc_samples):
-    """``spec.trial_logits`` as one compiled program per spec and shapes.
+    """``spec.trial_logits``, compiled per spec and shapes (:func:`always_compiled`).
 
-    Inside a compiled model it is inlined. Evaluated eagerly, as in the
-    samplers' start (:func:`psyphy_numpyro.core.infer.mcmc.run_kernel` runs
-    NumPyro's initialisation op by op), the full WPPM's hundreds of
-    primitives would each compile on their own: about 45 s at the start of
-    a full-WPPM NUTS run on CPU, against a few seconds for this program.
+    Eager, the full WPPM's hundreds of primitives would each compile on their
+    own: about 25 s at the start of a full-WPPM NUTS run on CPU.
     """
     return spec.trial_logits(params, ref, probe, mc_samples=mc_samples)
