@@ -246,8 +246,9 @@ def _init_op_by_op(init: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     NumPyro's initialisation builds new functions at every run, so for
     vectorised chains JAX compiles its search for a valid start anew each
     time (about 2 s and 6 MB per MVP run with 4 chains, kept for the
-    process's life); op by op it compiles nothing and takes a fraction of
-    that (the full WPPM's too: 1 s against 5 s for 4 chains on 500 trials).
+    process's life); op by op it takes a fraction of that. The model's heavy
+    parts still run compiled (:func:`~psyphy_numpyro.core.compiled.always_compiled`),
+    once per shape: each primitive evaluated eagerly compiles on its own.
     """
     with jax.disable_jit():
         return init(*args, **kwargs)
