@@ -38,6 +38,17 @@ import pytest
 import psyphy_numpyro as pn
 
 
+#: Test modules whose tests each run for a minute or more (docs pages and
+#: notebooks, each in a fresh process). They are collected last by name; run
+#: first, they leave the short tests to fill the end, and the two xdist
+#: workers finish together rather than one waiting while the other runs a page.
+LONG_MODULES = ("test_docs.py", "test_notebooks.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name not in LONG_MODULES)  # stable
+
+
 @pytest.fixture(autouse=True)
 def _reseed():
     np.random.seed(0)
