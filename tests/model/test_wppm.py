@@ -132,7 +132,7 @@ def test_log_likelihood_and_p_correct_equal_psyphys_with_the_same_key(
     psyphy_data = pytest.importorskip("psyphy.data")
     ours, theirs = both_models(input_dim, noise=noise)
     params = ours.init_params(jax.random.PRNGKey(5))
-    stimuli, y = random_trials(input_dim, n=20)  # psyphy loops over trials in Python
+    stimuli, y = random_trials(input_dim, n=6)  # psyphy loops over trials in Python
     data = psyphy_data.TrialData(stimuli=jnp.asarray(stimuli), responses=jnp.asarray(y))
     key = jax.random.PRNGKey(7)
     np.testing.assert_allclose(ours.log_likelihood_from_data(params, data, key=key),
