@@ -14,7 +14,7 @@ simulated from one known field drawn from the prior. Steps:
    default is the diagonal mass matrix, which was measured better here (see
    ``benchmarks/README.md``).
 3. The main run: ``NUTSSampler`` with 4 chains from the MAP, run in
-   parallel threads (4 host devices). The chains start at the MAP turned by
+   parallel threads (4 host devices; vectorised on one with ``--vectorised``). The chains start at the MAP turned by
    random rotations of the embedding (the same density, far apart), or, with
    ``--fix-rotations``, on the gauge-fixed ``W``
    (``NUTSSampler(fix_rotations=True)``, the block on the MAP's principal
@@ -57,8 +57,11 @@ import numpyro
 
 # Four CPU "devices", so that NUTSSampler runs its 4 chains in parallel threads
 # (measured here: 1.4x the throughput of 4 vectorised chains on 2 cores). Must
-# come before JAX starts its backend.
-numpyro.set_host_device_count(4)
+# come before JAX starts its backend. --vectorised keeps one device: memory
+# grows while chains run on several host devices (parallel_memory.py), which
+# limits long runs.
+if "--vectorised" not in sys.argv[1:]:
+    numpyro.set_host_device_count(4)
 
 import jax
 import numpy as np
@@ -282,6 +285,9 @@ def parse_args(argv):
     p.add_argument("--fix-rotations", action="store_true",
                    help="sample W with its embedding rotation fixed "
                    "(NUTSSampler(fix_rotations=True))")
+    p.add_argument("--vectorised", action="store_true",
+                   help="run the chains vectorised on one device rather than in parallel "
+                        "on 4 host devices (flat memory; see parallel_memory.py)")
     p.add_argument("--progress", action="store_true",
                    help="NumPyro's progress bars (to stderr)")
     args = p.parse_args(argv)
