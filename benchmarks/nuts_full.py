@@ -14,7 +14,8 @@ simulated from one known field drawn from the prior. Steps:
    default is the diagonal mass matrix, which was measured better here (see
    ``benchmarks/README.md``).
 3. The main run: ``NUTSSampler`` with 4 chains from the MAP, run in
-   parallel threads (4 host devices; vectorised on one with ``--vectorised``). The chains start at the MAP turned by
+   parallel threads (4 host devices; vectorised on one with
+   ``--vectorised``). The chains start at the MAP turned by
    random rotations of the embedding (the same density, far apart), or, with
    ``--fix-rotations``, on the gauge-fixed ``W``
    (``NUTSSampler(fix_rotations=True)``, the block on the MAP's principal
