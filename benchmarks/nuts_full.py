@@ -287,8 +287,9 @@ def parse_args(argv):
                    help="sample W with its embedding rotation fixed "
                    "(NUTSSampler(fix_rotations=True))")
     p.add_argument("--vectorised", action="store_true",
-                   help="run the chains vectorised on one device rather than in parallel "
-                        "on 4 host devices (flat memory; see parallel_memory.py)")
+                   help="run the chains vectorised on one device rather than in "
+                        "parallel on 4 host devices (flat memory; see "
+                        "parallel_memory.py)")
     p.add_argument("--progress", action="store_true",
                    help="NumPyro's progress bars (to stderr)")
     args = p.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Host memory of a long compiled gradient loop: chains on parallel host devices or vectorised.
+"""Host memory of a long compiled gradient loop: chains on host devices or vectorised.
 
 ``benchmarks/nuts_full.py`` asks XLA for 4 CPU "devices" so that NUTS runs
 its chains in parallel threads (``chain_method="parallel"``, a ``pmap``).
@@ -54,7 +54,8 @@ if config == "vectorised":
     run, starts = jax.jit(jax.vmap(loop)), jnp.stack([truth["W"]] * 4)
 else:
     run = jax.pmap(jax.vmap(loop))
-    starts = jnp.stack([truth["W"]] * 4).reshape((devices, 4 // devices) + truth["W"].shape)
+    starts = jnp.stack([truth["W"]] * 4)
+    starts = starts.reshape((devices, 4 // devices) + truth["W"].shape)
 run = run.lower(starts).compile()
 rss, done = [], threading.Event()
 
@@ -86,8 +87,8 @@ def run(config: str, trials: int, steps: int) -> dict:
     """One loop in a fresh process with the configuration's host devices."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={CONFIGS[config]}"}
-    out = subprocess.run([sys.executable, "-c", WORKER, config, str(trials), str(steps)],
-                         capture_output=True, text=True, check=True, env=env)
+    command = [sys.executable, "-c", WORKER, config, str(trials), str(steps)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
