@@ -295,18 +295,18 @@ def _rule_3d(num_angles: int, num_radii: int, num_chords: int) -> QuadratureRule
 def _wrong_3d(P, Q, g, z, z_weights, disc, half_chord, disc_weights):
     """P(wrong answer) of each trial, from factors ``(n, 3, 3)`` and ``g`` ``(n, 3)``.
 
-    Trials on the last axis, as in :func:`_wrong`.
+    Trials first, unlike :func:`_wrong`: the 36 disc nodes on the minor axis
+    fill XLA's vectors (trials last measured 5% slower here).
     """
-    def row(x):  # per trial, against the z nodes
-        return x[None, :]
+    def col(x):  # per trial, against the nodes
+        return x[:, None]
 
-    C = [[row(sum(Q[:, i, k] * Q[:, j, k] for k in range(3))) for j in range(3)]
+    C = [[col(sum(Q[:, i, k] * Q[:, j, k] for k in range(3))) for j in range(3)]
          for i in range(3)]
-    det_q = row(Q[:, 0, 0] * (Q[:, 1, 1] * Q[:, 2, 2] - Q[:, 1, 2] * Q[:, 2, 1])
+    det_q = col(Q[:, 0, 0] * (Q[:, 1, 1] * Q[:, 2, 2] - Q[:, 1, 2] * Q[:, 2, 1])
                 - Q[:, 0, 1] * (Q[:, 1, 0] * Q[:, 2, 2] - Q[:, 1, 2] * Q[:, 2, 0])
                 + Q[:, 0, 2] * (Q[:, 1, 0] * Q[:, 2, 1] - Q[:, 1, 1] * Q[:, 2, 0]))
-    u = [sum(row(P[:, i, j]) * z[j][:, None] for j in range(i + 1))
-         for i in range(3)]  # (K, n)
+    u = [sum(col(P[:, i, j]) * z[j] for j in range(i + 1)) for i in range(3)]  # (n, K)
     a = jnp.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
     # e = +-u/|u| with e_2 >= 0 (the balls are symmetric), and an orthonormal
     # frame (f1, f2) of the plane orthogonal to it
@@ -320,7 +320,7 @@ def _wrong_3d(P, Q, g, z, z_weights, disc, half_chord, disc_weights):
         return sum(x[i] * C[i][j] * y[j] for i in range(3) for j in range(3))
 
     def dot_g(x):
-        return sum(row(g[:, i]) * x[i] for i in range(3))
+        return sum(col(g[:, i]) * x[i] for i in range(3))
 
     mean_a, mean_1, mean_2 = dot_g(e), dot_g(f1), dot_g(f2)
     c_a1, c_a2 = form(e, f1), form(e, f2)
@@ -329,12 +329,10 @@ def _wrong_3d(P, Q, g, z, z_weights, disc, half_chord, disc_weights):
     k1 = (c_22 * c_a1 - c_12 * c_a2) / det  # alpha | beta: mean + k . (beta - m)
     k2 = (c_11 * c_a2 - c_12 * c_a1) / det
 
-    def node(x):  # per (z node, trial), against the disc nodes
-        return x[:, None, :]
+    def node(x):  # per (trial, z node), against the disc nodes
+        return x[..., None]
 
-    # axes (K, J, n): z nodes, disc nodes, trials
-    disc, half_chord, disc_weights = (x[..., None] for x in (disc, half_chord,
-                                                             disc_weights))
+    # axes (n, K, J)
     d1 = node(a) * disc[0] - node(mean_1)
     d2 = node(a) * disc[1] - node(mean_2)
     half = node(a) * half_chord
@@ -348,8 +346,8 @@ def _wrong_3d(P, Q, g, z, z_weights, disc, half_chord, disc_weights):
                      + erf((-lo - mu) * s) - erf((-hi - mu) * s))
     r2 = (node(c_22) * d1 * d1 - 2.0 * node(c_12) * d1 * d2 + node(c_11) * d2 * d2) / node(det)
     density = jnp.exp(-0.5 * r2) * node(jax.lax.rsqrt(det) / (2.0 * np.pi))
-    wrong = jnp.sum(p_alpha * density * half * disc_weights, axis=1)
-    return jnp.sum(wrong * a * z_weights[:, None], axis=0)
+    wrong = jnp.sum(p_alpha * density * half * disc_weights, axis=-1)
+    return jnp.sum(wrong * a * z_weights, axis=-1)
 
 
 def quadrature_p_correct(
