@@ -90,9 +90,11 @@ def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
     data = TrialData(np.stack([ref, probe], axis=1), y)
     map_fit = pn.MAPOptimizer(steps=300, learning_rate=3e-3, max_grad_norm=1.0,
                               show_progress=False).fit(model, data, seed=1)
+    # target_accept_prob 0.95: at 0.8, float32 rounding alone (the rule's
+    # summation order) decided between 0 and 3 divergences in this short run
     post = pn.NUTSSampler(num_warmup=50, num_samples=60, num_chains=2, seed=2,
-                          progress_bar=False, fix_rotations=True).fit(
-        model, data, init_params=map_fit)
+                          target_accept_prob=0.95, progress_bar=False,
+                          fix_rotations=True).fit(model, data, init_params=map_fit)
     assert post.num_divergences == 0
 
     points = reference_points(16, 2, method="grid")
