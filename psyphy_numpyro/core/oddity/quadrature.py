@@ -140,8 +140,8 @@ def _wrong(P, Q, g, z, z_weights, t, t_weights):
 
     Written entry by entry (no 2 x 2 contractions), so XLA fuses it into a
     few loops over (node, trial); the trial axis is the last (minor) one, so
-    those loops run along contiguous trials in full vectors (about 3x faster
-    than trials first, where the few nodes are the minor axis).
+    those loops run along contiguous trials in full vectors (with the 6 chord
+    nodes there instead, p(correct) took 2.4x and its gradient 1.2x as long).
     """
     def row(x):  # per trial, against the z nodes
         return x[None, :]
