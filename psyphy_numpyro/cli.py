@@ -368,7 +368,8 @@ def _add_experiment(sub: Any) -> None:
     exp = sub.add_parser("experiment", help="compare trial placements in simulated "
                          "adaptive sessions, write sessions, posteriors and figures")
     exp.add_argument("--strategy", action="append", metavar="NAMES",
-                     help="placements: bald, threshold, sobol, random; repeat or "
+                     help="placements: bald, threshold, threshold_linear, sobol, random; "
+                     "repeat or "
                      "comma-separate (bald,sobol)")
     exp.add_argument("--trials", type=_count, default=600,
                      help="answers per session, a multiple of --eval-every (600)")
@@ -389,7 +390,7 @@ def _add_experiment(sub: Any) -> None:
     exp.add_argument("--out", default="experiment_output",
                      help="output folder (experiment_output)")
     exp.add_argument("--candidates", type=_count, default=1024,
-                     help="candidate trials per bald/threshold proposal (1024)")
+                     help="candidate trials per posterior proposal (1024)")
     exp.add_argument("--draws", type=_count, default=128,
                      help="posterior draws per bald/threshold proposal (128)")
     exp.add_argument("--overwrite", action="store_true",

@@ -84,13 +84,14 @@ def test_experiment_writes_sessions_posteriors_figures_and_table(tmp_path):
     out = tmp_path / "out"
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        code = main([*TINY, "--strategy", "bald,random", "--out", str(out)])
+        code = main([*TINY, "--strategy", "bald,threshold_linear,random", "--out",
+                     str(out)])
     assert code == 0
     assert (out / "threshold_error.png").stat().st_size > 1000
     text = stdout.getvalue()
     table = text[text.index("Threshold error"):].splitlines()
     assert all(str(n) in table[1] for n in (20, 40, 60))
-    for strategy in ("bald", "random"):
+    for strategy in ("bald", "threshold_linear", "random"):
         for name in (f"session_{strategy}.sqlite", f"posterior_{strategy}.nc",
                      f"thresholds_{strategy}.png"):
             assert (out / name).stat().st_size > 1000, name

@@ -12,6 +12,11 @@ parameters.
   per-draw threshold summaries (:func:`threshold_summary`, log contour radii
   at query references) after one answer, computed by reweighting the draws
   with the hypothetical answer, without a refit.
+- :func:`linearise` and :func:`linear_threshold_batch`: the same expected
+  fall for a Gaussian posterior, with p(correct) and the summaries linear in
+  the parameters around the draws' mean; deterministic given the draws, so
+  no sampling noise enters the scores, and the batch is picked by exact
+  rank-one updates of the covariance (a Bayesian V-optimal design).
 - :func:`greedy_batch`: picks a batch one trial at a time. Each pick's
   score is averaged over ``M`` fantasies, each a weighting of the draws
   conditioned on answers to the trials already picked, drawn in turn from the
@@ -29,11 +34,13 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from psyphy_numpyro.core import checks as check
 
-CRITERIA = ("bald", "threshold")
-"""The acquisition criteria :func:`greedy_batch` knows."""
+CRITERIA = ("bald", "threshold", "threshold_linear")
+"""The acquisition criteria: the first two by :func:`greedy_batch`, the last by
+:func:`linear_threshold_batch`."""
 
 _P_EPS = 1e-6  # p(correct) is kept in [eps, 1 - eps] inside the scores
 
@@ -186,8 +193,8 @@ def greedy_batch(
     """
     batch_size = check.positive_int("batch_size", batch_size)
     num_fantasies = check.positive_int("num_fantasies", num_fantasies)
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}.")
+    if criterion not in _GAINS:
+        raise ValueError(f"criterion must be one of {tuple(_GAINS)}, got {criterion!r}.")
     p, _ = _check_p(p, None)
     if batch_size > p.shape[1]:
         raise ValueError(
@@ -224,6 +231,137 @@ def _greedy(key, p, summary, *, batch_size, criterion, num_fantasies):
 
     start = (jnp.tile(weights, (num_fantasies, 1)), jnp.zeros(p.shape[1], bool))
     _, (index, score) = jax.lax.scan(pick, start, jax.random.split(key, batch_size))
+    return Batch(index, score)
+
+
+class Linearisation(NamedTuple):
+    """p(correct) and threshold summaries, linear around the mean of the draws.
+
+    ``p`` (C,) and ``jac_p`` (C, P) are p(correct) of the candidates and its
+    gradient at the mean; ``jac_g`` (Q, P) the gradient of the threshold
+    summaries; ``deviations`` (S, P) the flattened draws minus their mean, so
+    the posterior covariance is ``deviations.T @ deviations / S``.
+    """
+
+    p: jnp.ndarray
+    jac_p: jnp.ndarray
+    jac_g: jnp.ndarray
+    deviations: jnp.ndarray
+
+
+def linearise(spec: Any, draws: dict, ref: Any, probe: Any, mc_samples: Any,
+              query_refs: Any) -> Linearisation:
+    """p(correct) of ``(ref, probe)`` and :func:`threshold_summary`, linear at the draws' mean.
+
+    Parameters
+    ----------
+    spec
+        The model specification.
+    draws
+        Posterior draws (every site, with a leading draw axis).
+    ref, probe
+        Candidate trials, shape ``(C, d)``.
+    mc_samples
+        Common Monte Carlo samples of the model's rule (None for the quadrature).
+    query_refs
+        References whose threshold summaries count, shape ``(R, d)``.
+
+    Returns
+    -------
+    Linearisation
+    """
+    ref = check.finite_array("ref", ref, ndim=2)
+    probe = check.finite_array("probe", probe, ndim=2)
+    if probe.shape != ref.shape:
+        raise ValueError(f"probe must have the shape of ref {ref.shape}, got {probe.shape}.")
+    return _linearise(spec, draws, jnp.asarray(ref, jnp.float32),
+                      jnp.asarray(probe, jnp.float32), mc_samples,
+                      jnp.asarray(query_refs, jnp.float32))
+
+
+@partial(jax.jit, static_argnums=0)
+def _linearise(spec, draws, ref, probe, mc_samples, query_refs):
+    flat = jax.vmap(lambda params: ravel_pytree(params)[0])(draws)
+    unravel = ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], draws))[1]
+    mean = flat.mean(axis=0)
+
+    def p_one(theta, r, q):
+        logit = spec.trial_logits(unravel(theta), r[None], q[None], mc_samples)
+        return jax.nn.sigmoid(logit)[0]
+
+    p = jax.vmap(p_one, (None, 0, 0))(mean, ref, probe)
+    jac_p = jax.vmap(jax.grad(p_one), (None, 0, 0))(mean, ref, probe)
+
+    def summary(theta):
+        one = jax.tree_util.tree_map(lambda x: x[None], unravel(theta))
+        return threshold_summary(spec, one, query_refs)[0]
+
+    return Linearisation(p, jac_p, jax.jacrev(summary)(mean), flat - mean)
+
+
+def linear_threshold_batch(lin: Linearisation, batch_size: int) -> Batch:
+    r"""Greedy batch maximising the fall of the summed summary variances, linearised.
+
+    With :math:`a_c = \nabla p_c / \sqrt{p_c (1 - p_c)}` (an answer's Fisher
+    information is :math:`a_c a_c^T`) and the posterior covariance
+    :math:`\Sigma`, one answer to candidate ``c`` lowers the variance of
+    summary ``q`` by :math:`(g_q^T \Sigma a_c)^2 / (1 + a_c^T \Sigma a_c)`.
+    Each pick maximises the sum over ``q``; then :math:`\Sigma` takes the
+    rank-one update of that answer, so the next pick counts only what is
+    left to learn.
+
+    Parameters
+    ----------
+    lin
+        From :func:`linearise`.
+    batch_size
+        Picks (at most the number of candidates).
+
+    Returns
+    -------
+    Batch
+        ``index`` (candidate indices, pick order) and ``score`` (each pick's
+        variance fall when it was picked).
+    """
+    batch_size = check.positive_int("batch_size", batch_size)
+    if not isinstance(lin, Linearisation):
+        raise TypeError(f"lin must be a Linearisation (from linearise), got "
+                        f"{type(lin).__name__}.")
+    p = check.finite_array("lin.p", lin.p, ndim=1)
+    if np.any((p < 0.0) | (p > 1.0)):
+        raise ValueError("lin.p must hold probabilities in [0, 1].")
+    jac_p = check.finite_array("lin.jac_p", lin.jac_p, ndim=2)
+    jac_g = check.finite_array("lin.jac_g", lin.jac_g, ndim=2)
+    deviations = check.finite_array("lin.deviations", lin.deviations, ndim=2)
+    num = deviations.shape[1]
+    if jac_p.shape != (p.shape[0], num) or jac_g.shape[1] != num:
+        raise ValueError(
+            f"lin's shapes disagree: p {p.shape}, jac_p {jac_p.shape}, jac_g "
+            f"{jac_g.shape}, deviations {deviations.shape} (want (C,), (C, P), (Q, P), "
+            "(S, P)).")
+    if batch_size > p.shape[0]:
+        raise ValueError(f"batch_size={batch_size} exceeds the {p.shape[0]} candidates.")
+    return _linear_greedy(*(np.asarray(x, np.float32)
+                            for x in (p, jac_p, jac_g, deviations)), batch_size=batch_size)
+
+
+@partial(jax.jit, static_argnames=("batch_size",))
+def _linear_greedy(p, jac_p, jac_g, deviations, *, batch_size):
+    p = jnp.clip(p, _P_EPS, 1.0 - _P_EPS)
+    root = jnp.sqrt(deviations.shape[0])
+    a = deviations @ (jac_p / jnp.sqrt(p * (1.0 - p))[:, None]).T / root  # (S, C)
+    b = deviations @ jac_g.T / root  # (S, Q)
+
+    def pick(carry, _):
+        K, L, taken = carry  # K = A Sigma A^T, L = A Sigma G^T
+        score = jnp.where(taken, -jnp.inf, (L**2).sum(axis=1) / (1.0 + jnp.diag(K)))
+        c = jnp.argmax(score)
+        k = K[:, c] / (1.0 + K[c, c])
+        carry = K - jnp.outer(k, K[c]), L - jnp.outer(k, L[c]), taken.at[c].set(True)
+        return carry, (c, score[c])
+
+    start = (a.T @ a, a.T @ b, jnp.zeros(p.shape[0], bool))
+    _, (index, score) = jax.lax.scan(pick, start, None, length=batch_size)
     return Batch(index, score)
 
 

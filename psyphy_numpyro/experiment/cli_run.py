@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.acquisition import CRITERIA
 
 __all__ = ["MODELS", "check_experiment", "format_table", "parse_strategies",
            "run_experiment"]
@@ -97,7 +98,7 @@ def _settings(*, trials, batch, warmup, eval_every, candidates, draws, strategie
     if trials % eval_every:
         raise ValueError(f"trials={trials} must be a multiple of eval_every={eval_every}, "
                          "so that the last evaluation is of every answer.")
-    if batch > candidates and {"bald", "threshold"} & set(strategies):
+    if batch > candidates and set(CRITERIA) & set(strategies):
         raise ValueError(f"batch={batch} exceeds candidates={candidates}; a posterior "
                          "strategy picks each batch among its candidates.")
     return trials, batch, warmup, eval_every, candidates, draws
@@ -258,8 +259,9 @@ def run_experiment(
     out
         Output folder.
     candidates, draws
-        ``num_candidates`` and ``num_draws`` of the posterior strategies'
-        :class:`~psyphy_numpyro.InfoGainPlacement`.
+        ``num_candidates`` of the posterior strategies'
+        :class:`~psyphy_numpyro.InfoGainPlacement`, and ``num_draws`` of
+        ``"bald"`` and ``"threshold"`` (``"threshold_linear"`` keeps its default).
     overwrite
         Replace session files already in ``out`` (else they are refused).
     progress
@@ -288,7 +290,7 @@ def run_experiment(
     model_name = model
     model = _build_model(model, degree)
     check_memory(_memory_estimate(model_name, trials, candidates, draws,
-                                  bool({"bald", "threshold"} & set(strategies))),
+                                  bool(set(CRITERIA) & set(strategies))),
                  f"one session ({model_name} model, trials={trials}, candidates="
                  f"{candidates}, draws={draws})")
     out = writable_folder(out)
@@ -322,8 +324,10 @@ def run_experiment(
             Path(f"{path}{tail}").unlink(missing_ok=True)
     runs, files = {}, {}
     for strategy in strategies:
-        posterior_strategy = strategy in ("bald", "threshold")
-        options = {"num_candidates": candidates, "num_draws": draws}
+        posterior_strategy = strategy in CRITERIA
+        options = {"num_candidates": candidates}
+        if strategy != "threshold_linear":  # its draws only estimate a covariance
+            options["num_draws"] = draws
         runs[strategy] = run = run_simulated_session(
             sessions[strategy], model, truth_params, strategy=strategy,
             num_trials=trials, batch_size=batch, warmup=warmup,

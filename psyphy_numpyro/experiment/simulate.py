@@ -19,13 +19,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from psyphy_numpyro.core import checks as check
+from psyphy_numpyro.core.acquisition import CRITERIA
 from psyphy_numpyro.core.readouts import reference_grid, threshold_contour
 from psyphy_numpyro.core.simulate import simulate_responses
 from psyphy_numpyro.experiment.session import ExperimentSession
 from psyphy_numpyro.trial_placement.info_gain import InfoGainPlacement
 from psyphy_numpyro.trial_placement.space_filling import PairPlacement
 
-STRATEGIES = ("bald", "threshold", "sobol", "random")
+STRATEGIES = (*CRITERIA, "sobol", "random")
 """Placements :func:`run_simulated_session` knows."""
 
 
@@ -96,8 +97,9 @@ def run_simulated_session(
     model, truth
         The model fitted and the parameters that answer.
     strategy
-        One of :data:`STRATEGIES`: ``"bald"`` and ``"threshold"`` place from
-        the posterior (:class:`InfoGainPlacement`), ``"sobol"`` continues the
+        One of :data:`STRATEGIES`: the criteria of
+        :data:`~psyphy_numpyro.core.acquisition.CRITERIA` place from the
+        posterior (:class:`InfoGainPlacement`), ``"sobol"`` continues the
         warm-up's sequence, ``"random"`` places uniformly.
     num_trials, batch_size, warmup
         Answers in all, trials per ``ask``, space-filling trials first.
@@ -122,7 +124,7 @@ def run_simulated_session(
     batch_size = check.positive_int("batch_size", batch_size)
     eval_every = check.positive_int("eval_every", eval_every)
     if refit_every is None:  # baselines refit only where an evaluation needs a fit
-        refit_every = (batch_size if strategy in ("bald", "threshold")
+        refit_every = (batch_size if strategy in CRITERIA
                        else math.gcd(warmup, eval_every) or eval_every)
     refit_every = check.positive_int("refit_every", refit_every)
     if eval_every % refit_every:
@@ -132,7 +134,7 @@ def run_simulated_session(
     truth = model.check_params(truth, "truth")
     eval_refs = reference_grid(5) if eval_refs is None else eval_refs
     warmup_radius = 0.25
-    if strategy in ("bald", "threshold"):
+    if strategy in CRITERIA:
         placement = InfoGainPlacement(model, strategy, seed=seed,
                                       **(placement_options or {}))
     else:

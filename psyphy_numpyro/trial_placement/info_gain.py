@@ -14,7 +14,13 @@ import jax
 import numpy as np
 
 from psyphy_numpyro.core import checks as check
-from psyphy_numpyro.core.acquisition import CRITERIA, greedy_batch, threshold_summary
+from psyphy_numpyro.core.acquisition import (
+    CRITERIA,
+    greedy_batch,
+    linear_threshold_batch,
+    linearise,
+    threshold_summary,
+)
 from psyphy_numpyro.core.candidates import check_bounds, posterior_candidates
 from psyphy_numpyro.core.design import reference_points
 from psyphy_numpyro.core.draws import p_correct_draws, posterior_draws
@@ -25,6 +31,10 @@ from psyphy_numpyro.posterior.posterior import MAPPosterior
 #: Monte Carlo samples per p(correct) when the model's rule needs them (the
 #: same samples for every draw and candidate, so they cancel in the scores).
 DEFAULT_NUM_SAMPLES = 256
+
+#: Posterior draws per proposal: the reweighted criteria average over them; the
+#: linearised one only estimates the posterior covariance from them, cheaply.
+DEFAULT_NUM_DRAWS = {"bald": 64, "threshold": 64, "threshold_linear": 2048}
 
 
 class InfoGainPlacement:
@@ -37,7 +47,11 @@ class InfoGainPlacement:
     criterion
         ``"bald"``: mutual information between the next answer and the
         parameters. ``"threshold"``: expected fall of the posterior variance of
-        the log threshold radii at ``query_refs``.
+        the log threshold radii at ``query_refs``, by reweighting the draws.
+        ``"threshold_linear"``: the same fall for a Gaussian posterior with
+        p(correct) and the radii linear in the parameters, free of sampling
+        noise given the draws
+        (:func:`~psyphy_numpyro.core.acquisition.linear_threshold_batch`).
     bounds
         ``(d, 2)`` box of ``(low, high)`` holding every stimulus; default
         ``[-1, 1]^d``.
@@ -48,14 +62,19 @@ class InfoGainPlacement:
         References to choose among, shape ``(R, d)``; default a fresh
         scrambled Sobol set over ``bounds`` per proposal.
     query_refs
-        ``"threshold"``: references whose thresholds should sharpen; default
-        a 4-per-axis grid of cell centres in ``bounds``.
+        ``"threshold"``, ``"threshold_linear"``: references whose thresholds
+        should sharpen; default the cell centres of a 5-per-axis grid in
+        ``bounds`` (in ``[-1, 1]^2`` the readouts' default grid,
+        :func:`~psyphy_numpyro.reference_grid`); 4 per axis in 3-D, 64 Sobol
+        points beyond.
     num_candidates
         Candidate trials scored per proposal.
     num_draws
-        Posterior draws the scores average over.
+        Posterior draws per proposal; default 64, or 2048 for
+        ``"threshold_linear"`` (:data:`DEFAULT_NUM_DRAWS`).
     num_fantasies
-        Conditioned weightings per greedy score (:func:`greedy_batch`).
+        Conditioned weightings per greedy score (:func:`greedy_batch`; not
+        used by ``"threshold_linear"``).
     distance_range
         Candidate distances as multiples of the posterior threshold.
     num_samples
@@ -79,7 +98,7 @@ class InfoGainPlacement:
         references: Any = None,
         query_refs: Any = None,
         num_candidates: int = 512,
-        num_draws: int = 64,
+        num_draws: int | None = None,
         num_fantasies: int = 16,
         distance_range: tuple[float, float] = (0.2, 3.0),
         num_samples: int = DEFAULT_NUM_SAMPLES,
@@ -93,15 +112,18 @@ class InfoGainPlacement:
         self.seed = check.seed("seed", seed)
         self.references = None if references is None else self._inside(
             "references", references)
-        if query_refs is None:
+        if query_refs is None:  # cell centres: in [-1, 1]^2, reference_grid(5)
             d = spec.input_dim
-            unit = reference_points(4**d if d <= 3 else 64, d,
-                                    method="grid" if d <= 3 else "sobol", seed=self.seed)
+            per_axis = {1: 5, 2: 5, 3: 4}.get(d)
+            unit = reference_points(per_axis**d if per_axis else 64, d,
+                                    method="grid" if per_axis else "sobol", seed=self.seed)
             query_refs = self.bounds[:, 0] + (self.bounds[:, 1] - self.bounds[:, 0]) * (
                 0.5 * (unit + 1.0))
         self.query_refs = self._inside("query_refs", query_refs)
         self.num_candidates = check.positive_int("num_candidates", num_candidates)
-        self.num_draws = check.positive_int("num_draws", num_draws, minimum=2)
+        self.num_draws = check.positive_int(
+            "num_draws", DEFAULT_NUM_DRAWS[criterion] if num_draws is None else num_draws,
+            minimum=2)
         self.num_fantasies = check.positive_int("num_fantasies", num_fantasies)
         lo, hi = (check.positive(f"distance_range[{i}]", v)
                   for i, v in enumerate(distance_range))
@@ -172,11 +194,15 @@ class InfoGainPlacement:
             distance_range=self.distance_range, criterion=criterion,
         )
         mc_samples = spec.draw_mc_samples(key_mc, None, self.num_samples)
-        p = p_correct_draws(spec, draws, ref, probe, mc_samples)
-        summary = (threshold_summary(spec, draws, self.query_refs)
-                   if self.criterion == "threshold" else None)
-        batch = greedy_batch(key_batch, p, batch_size, criterion=self.criterion,
-                             summary=summary, num_fantasies=self.num_fantasies)
+        if self.criterion == "threshold_linear":
+            batch = linear_threshold_batch(
+                linearise(spec, draws, ref, probe, mc_samples, self.query_refs), batch_size)
+        else:
+            p = p_correct_draws(spec, draws, ref, probe, mc_samples)
+            summary = (threshold_summary(spec, draws, self.query_refs)
+                       if self.criterion == "threshold" else None)
+            batch = greedy_batch(key_batch, p, batch_size, criterion=self.criterion,
+                                 summary=summary, num_fantasies=self.num_fantasies)
         picks = np.asarray(batch.index)
         self.num_proposals = index + 1
         self.last_scores = np.asarray(batch.score, dtype=float)

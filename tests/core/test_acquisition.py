@@ -7,9 +7,12 @@ import pytest
 
 import psyphy_numpyro as pn
 from psyphy_numpyro.core.acquisition import (
+    Linearisation,
     bald_scores,
     binary_entropy,
     greedy_batch,
+    linear_threshold_batch,
+    linearise,
     threshold_directions,
     threshold_scores,
     threshold_summary,
@@ -319,3 +322,116 @@ def test_bad_greedy_settings_are_refused():
                      summary=np.full((3, 1), np.inf))
     with pytest.raises(ValueError, match="summary needs one row per draw"):
         threshold_scores(GOOD_P, np.zeros((2, 1)))
+
+
+# -- the linearised threshold criterion ----------------------------------------------
+def _gaussian_variance_falls(jac_p, p, jac_g, cov, picks):
+    """Per candidate, the fall of sum_q Var(g_q) after one more answer, given ``picks``.
+
+    The exact linear-Gaussian update through precision matrices (float64):
+    an answer to c adds a_c a_c^T, a_c = grad p_c / sqrt(p_c (1 - p_c)).
+    """
+    a = jac_p / np.sqrt(p * (1.0 - p))[:, None]
+    precision = np.linalg.inv(cov) + sum(np.outer(a[c], a[c]) for c in picks)
+    before = np.linalg.inv(precision)
+    falls = []
+    for c in range(len(p)):
+        after = np.linalg.inv(precision + np.outer(a[c], a[c]))
+        falls.append(np.trace(jac_g @ (before - after) @ jac_g.T))
+    return np.array(falls)
+
+
+def test_linear_batch_picks_and_scores_are_the_gaussian_variance_fall():
+    rng = np.random.default_rng(3)
+    num_draws, num_params, num_cand = 400, 5, 9
+    deviations = rng.normal(size=(num_draws, num_params)) * [0.3, 0.1, 0.5, 0.2, 0.05]
+    deviations -= deviations.mean(axis=0)
+    cov = deviations.T @ deviations / num_draws
+    jac_p = rng.normal(size=(num_cand, num_params))
+    p = rng.uniform(0.4, 0.95, num_cand)
+    jac_g = rng.normal(size=(3, num_params))
+    lin = Linearisation(p, jac_p, jac_g, deviations)
+    batch = linear_threshold_batch(lin, 3)
+    picks = []
+    for index, score in zip(np.asarray(batch.index), np.asarray(batch.score)):
+        falls = _gaussian_variance_falls(jac_p, p, jac_g, cov, picks)
+        falls[picks] = -np.inf
+        assert index == np.argmax(falls)
+        np.testing.assert_allclose(score, falls[index], rtol=2e-4)
+        picks.append(index)
+
+
+def test_linear_batch_does_not_repeat_a_duplicated_candidate():
+    # candidates 0 and 1 are the same trial: after one, the other tells little
+    rng = np.random.default_rng(4)
+    deviations = rng.normal(size=(300, 3))
+    jac_p = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.9, 0.0], [0.0, 0.0, 0.1]])
+    lin = Linearisation(np.full(4, 0.7), 3.0 * jac_p, np.eye(3), deviations)
+    assert sorted(np.asarray(linear_threshold_batch(lin, 2).index).tolist()) == [0, 2]
+
+
+def test_linearise_the_mvp_is_the_closed_form_gradient(mvp_problem):
+    model, log_diag, ref, probe, _ = mvp_problem
+    draws = {"log_diag": jnp.asarray(log_diag, jnp.float32)}
+    query = np.array([[0.0, 0.0], [0.3, -0.2]])
+    lin = linearise(model.spec, draws, ref, probe, None, query)
+    mean = log_diag.mean(axis=0)
+    np.testing.assert_allclose(lin.p, _mvp_p(mean[None], ref, probe)[0], atol=2e-6)
+    # dp/dl_i = slope sech^2(slope d) / 3 * dd/dl_i,
+    # dd/dl_i = -delta_i^2 e^l_i / (2 d v_i^2)
+    var = np.exp(mean) + 1e-6
+    delta2 = (probe - ref) ** 2
+    d = np.sqrt((delta2 / var).sum(axis=1))
+    dd = -delta2 * np.exp(mean) / (2.0 * d[:, None] * var**2)
+    want = (SLOPE / np.cosh(SLOPE * d) ** 2 / 3.0)[:, None] * dd
+    np.testing.assert_allclose(lin.jac_p, want, rtol=1e-3, atol=1e-6)
+    # g = -log(u' V^-1 u) / 2 per direction; the same at every MVP reference
+    u = threshold_directions(2)
+    quad = (u**2 / var).sum(axis=1)
+    grad_g = 0.5 * (u**2 * np.exp(mean) / var**2) / quad[:, None]
+    np.testing.assert_allclose(lin.jac_g, np.tile(grad_g, (2, 1)), rtol=1e-4)
+    np.testing.assert_allclose(lin.deviations, log_diag - mean, atol=1e-6)
+
+
+def test_linearise_the_full_wppm_agrees_with_reverse_mode_on_the_whole_batch():
+    task = pn.OddityTask(config=pn.OddityTaskConfig(estimator="quadrature"))
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2), task)
+    draws = jax.vmap(model.init_params)(jax.random.split(jax.random.PRNGKey(2), 6))
+    rng = np.random.default_rng(5)
+    ref = rng.uniform(-0.6, 0.6, (5, 2))
+    probe = ref + rng.normal(0.0, 0.08, (5, 2))
+    lin = linearise(model.spec, draws, ref, probe, None, ref[:2])
+    mean = jax.tree_util.tree_map(lambda x: x.mean(axis=0), draws)
+
+    def p_all(W):
+        return jax.nn.sigmoid(model.spec.trial_logits({"W": W}, ref, probe))
+
+    np.testing.assert_allclose(lin.p, p_all(mean["W"]), atol=1e-6)
+    np.testing.assert_allclose(
+        lin.jac_p, np.asarray(jax.jacrev(p_all)(mean["W"])).reshape(5, -1), rtol=1e-5,
+        atol=1e-5)
+    summary = jax.jacfwd(
+        lambda W: threshold_summary(model.spec, {"W": W[None]}, ref[:2])[0])
+    np.testing.assert_allclose(
+        lin.jac_g, np.asarray(summary(mean["W"])).reshape(6, -1), rtol=1e-4, atol=1e-5)
+
+
+def test_bad_linearisations_are_refused(no_compilation):
+    good = Linearisation(np.full(4, 0.5), np.zeros((4, 3)), np.zeros((2, 3)),
+                         np.zeros((5, 3)))
+    with no_compilation():
+        with pytest.raises(ValueError, match="batch_size=5 exceeds the 4 candidates"):
+            linear_threshold_batch(good, 5)
+        with pytest.raises(TypeError, match="lin must be a Linearisation"):
+            linear_threshold_batch(tuple(good), 2)
+        with pytest.raises(ValueError, match="lin.p must hold probabilities"):
+            linear_threshold_batch(good._replace(p=np.full(4, 1.5)), 2)
+        with pytest.raises(ValueError, match="lin's shapes disagree"):
+            linear_threshold_batch(good._replace(jac_g=np.zeros((2, 4))), 2)
+        with pytest.raises(ValueError, match="lin.deviations contains"):
+            linear_threshold_batch(good._replace(deviations=np.full((5, 3), np.nan)), 2)
+        model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2))
+        draws = {"log_diag": np.zeros((3, 2), np.float32)}
+        with pytest.raises(ValueError, match="probe must have the shape of ref"):
+            linearise(model.spec, draws, np.zeros((4, 2)), np.zeros((3, 2)), None,
+                      np.zeros((1, 2)))

@@ -57,6 +57,7 @@ def test_local_posterior_varies_only_away_from_its_certain_line(full_model):
 @pytest.mark.parametrize("c,a,b,criterion", [
     (0.0, (0.8, 0.0), (0.0, 0.0), "bald"),
     (0.0, (0.8, 0.0), (0.0, 0.0), "threshold"),
+    (0.0, (0.8, 0.0), (0.0, 0.0), "threshold_linear"),
     (0.6, (-0.4, -0.5), (0.6, 0.3), "bald"),
 ])
 def test_batch_goes_where_the_posterior_is_unsure(full_model, c, a, b, criterion):
@@ -88,10 +89,7 @@ class AxisPosterior:
 
 
 @pytest.mark.parametrize("unsure", [0, 1])
-@pytest.mark.parametrize("criterion", [
-    "bald",
-    "threshold",
-])
+@pytest.mark.parametrize("criterion", ["bald", "threshold", "threshold_linear"])
 def test_batch_probes_the_axis_the_posterior_is_unsure_of(unsure, criterion):
     # Along the sure axis every draw gives the same p(correct): nothing to learn.
     model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2))
@@ -164,7 +162,7 @@ def test_nuts_and_stored_draws_are_accepted_and_agree_with_laplace(mvp_fits):
         InfoGainPlacement(model, **settings).propose(stored, 4).to_numpy(), batch)
 
 
-@pytest.mark.parametrize("criterion", ["bald", "threshold"])
+@pytest.mark.parametrize("criterion", ["bald", "threshold", "threshold_linear"])
 def test_batch_is_not_copies_of_one_trial(criterion):
     model = pn.WPPM(input_dim=2, prior=pn.Prior.default(2))
     posterior = AxisPosterior(model, unsure=0)
@@ -199,8 +197,8 @@ def test_defaults(full_model):
     placement = InfoGainPlacement(full_model)
     assert placement.criterion == "bald"
     np.testing.assert_array_equal(placement.bounds, [[-1.0, 1.0], [-1.0, 1.0]])
-    assert placement.query_refs.shape == (16, 2)  # 4 per axis
-    assert np.all(np.abs(placement.query_refs) < 1.0)
+    q, grid = placement.query_refs, pn.reference_grid(5)  # the same points
+    np.testing.assert_allclose(q[np.lexsort(q.T)], grid[np.lexsort(grid.T)], atol=1e-12)
     box = InfoGainPlacement(full_model, bounds=[(0.0, 0.4), (-0.2, 0.2)])
     q = box.query_refs
     assert np.all((q > [0.0, -0.2]) & (q < [0.4, 0.2]))
