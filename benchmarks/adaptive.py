@@ -6,8 +6,9 @@ rule). Every strategy starts from the same 200-trial Sobol warm-up (the
 session's own space-filling sequence, same seed) and runs to 2,000 answers
 in batches of 20, through :func:`psyphy_numpyro.experiment.simulate.run_simulated_session`:
 
-- ``bald`` and ``threshold``: :class:`~psyphy_numpyro.InfoGainPlacement` on
-  the session's posterior (MAP + Laplace refitted every 20 answers);
+- ``threshold_linear``, ``bald`` and ``threshold``:
+  :class:`~psyphy_numpyro.InfoGainPlacement` on the session's posterior
+  (MAP + Laplace refitted every 20 answers);
 - ``sobol``: the warm-up's Sobol sequence continued;
 - ``random``: uniform random pairs in the same box and radius;
 - ``aepsych`` (only with ``--contenders`` naming it, and only where AEPsych
@@ -18,7 +19,7 @@ mean absolute log ratio of the fitted threshold radii (the MAP of the last
 refit) to the true ones on a 5 x 5 reference grid, 24 directions each. The
 table gives its median over observers at 400, 800, 1,200 and 2,000 answers,
 the answers each strategy needs to reach Sobol's error at 2,000 (median over
-observers; "-" when not reached), and the median and 95th percentile wall
+observers; "-" when not reached; then per observer), and the median and 95th percentile wall
 time of one 20-trial proposal and of one refit, with the CPU time of the
 whole run beside its wall time. All strategies run in one process one after
 another, so each pays its own first compilations once (they show in the
@@ -105,9 +106,11 @@ def table(results: dict, args: argparse.Namespace) -> str:
         if sobol_final is not None:
             need = [trials_to_reach(r.num_trials, r.error, target)
                     for (r, _, _), target in zip(runs, sobol_final)]
-            med = np.nanmedian(need) if not np.all(np.isnan(need)) else float("nan")
-            row.append("-" if np.isnan(med) else
-                       f"{med:.0f} ({med / args.trials:.2f}x)")
+            # an observer that never reaches the target counts as needing more
+            med = np.median(np.where(np.isnan(need), np.inf, need))
+            row.append((f"{med:.0f} ({med / args.trials:.2f}x) " if np.isfinite(med)
+                        else f">{args.trials} ")
+                       + " ".join("-" if np.isnan(n) else f"{n:.0f}" for n in need))
         else:
             row.append("-")
         props = np.concatenate([r.proposal_seconds for r, _, _ in runs])
@@ -131,7 +134,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--degree", type=int, default=4)
-    parser.add_argument("--contenders", default="bald,threshold,sobol,random")
+    parser.add_argument("--contenders",
+                        default="threshold_linear,bald,threshold,sobol,random")
     parser.add_argument("--quick", action="store_true",
                         help="2 observers to 600 answers")
     args = parser.parse_args()
