@@ -393,6 +393,7 @@ def test_linearise_the_mvp_is_the_closed_form_gradient(mvp_problem):
     np.testing.assert_allclose(lin.deviations, log_diag - mean, atol=1e-6)
 
 
+@pytest.mark.slow  # the quadrature's gradients compile for about 10 s
 def test_linearise_the_full_wppm_agrees_with_reverse_mode_on_the_whole_batch():
     task = pn.OddityTask(config=pn.OddityTaskConfig(estimator="quadrature"))
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=2), task)
