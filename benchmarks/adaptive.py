@@ -25,8 +25,8 @@ whole run beside its wall time. All strategies run in one process one after
 another, so each pays its own first compilations once (they show in the
 95th percentiles).
 
-Run ``python benchmarks/adaptive.py`` (about an hour on 2 cores) or
-``--quick`` (2 observers to 600 answers).
+Run ``python benchmarks/adaptive.py`` (20 observers, about 35 minutes on 2
+cores) or ``--quick`` (2 observers to 600 answers).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def table(results: dict, args: argparse.Namespace) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--observers", type=int, default=5)
+    parser.add_argument("--observers", type=int, default=20)
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--batch", type=int, default=20)
