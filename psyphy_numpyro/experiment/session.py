@@ -54,8 +54,9 @@ class ExperimentSession:
         The WPPM to fit.
     placement
         Anything with ``propose(posterior, batch_size, *, index) ->
-        TrialBatch``; default ``InfoGainPlacement(model, "bald", bounds=bounds,
-        seed=seed)``.
+        TrialBatch``; default ``InfoGainPlacement(model, "threshold_linear",
+        bounds=bounds, seed=seed)``, the criterion that needed the fewest
+        trials in ``benchmarks/adaptive.py``.
     refit
         Any fitter with ``fit(model, data, init_params)`` (e.g.
         ``NUTSSampler(...)``); default :class:`MAPLaplaceRefit` with ``seed``.
@@ -130,8 +131,8 @@ class ExperimentSession:
         self.latency_budget = None if latency_budget is None else check.positive(
             "latency_budget", latency_budget)
         if placement is None:
-            placement = InfoGainPlacement(self.model, "bald", bounds=self.bounds,
-                                          seed=self.seed)
+            placement = InfoGainPlacement(self.model, "threshold_linear",
+                                          bounds=self.bounds, seed=self.seed)
         if not callable(getattr(placement, "propose", None)):
             raise TypeError("placement must have propose(posterior, batch_size), got "
                             f"{type(placement).__name__}.")
