@@ -289,8 +289,7 @@ def _linearise(spec, draws, ref, probe, mc_samples, query_refs):
         logit = spec.trial_logits(unravel(theta), r[None], q[None], mc_samples)
         return jax.nn.sigmoid(logit)[0]
 
-    p = jax.vmap(p_one, (None, 0, 0))(mean, ref, probe)
-    jac_p = jax.vmap(jax.grad(p_one), (None, 0, 0))(mean, ref, probe)
+    p, jac_p = jax.vmap(jax.value_and_grad(p_one), (None, 0, 0))(mean, ref, probe)
 
     def summary(theta):
         one = jax.tree_util.tree_map(lambda x: x[None], unravel(theta))
