@@ -67,7 +67,7 @@ from psyphy_numpyro.core.trials import TrialData, Trials, as_trials
 from psyphy_numpyro.data.dataset import ResponseData, TrialBatch
 from psyphy_numpyro.data.fits import load_fit, model_config, model_from_config, save_fit
 from psyphy_numpyro.data.io import load_responses_csv, save_responses_csv
-from psyphy_numpyro.experiment.session import ExperimentSession
+from psyphy_numpyro.experiment.session import ExperimentSession, read_session
 from psyphy_numpyro.inference.bootstrap import bootstrap
 from psyphy_numpyro.inference.langevin import LangevinSampler, NumpyroSampler
 from psyphy_numpyro.inference.laplace import LaplaceApproximation
@@ -222,6 +222,7 @@ __all__ = [
     "plot_held_out",
     # adaptive experiments
     "ExperimentSession",
+    "read_session",
     "InfoGainPlacement",
     "MAPLaplaceRefit",
     # many observers

@@ -18,7 +18,7 @@ import inspect
 import os
 import time
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -33,7 +33,7 @@ from psyphy_numpyro.core.intervals import central_interval
 from psyphy_numpyro.core.trials import TrialData
 from psyphy_numpyro.data.fits import model_config
 from psyphy_numpyro.data.io import save_responses_csv
-from psyphy_numpyro.experiment.store import SessionStore
+from psyphy_numpyro.experiment.store import Refit, SessionStore
 from psyphy_numpyro.inference.map_optimizer import MAPOptimizer
 from psyphy_numpyro.inference.refit import MAPLaplaceRefit
 from psyphy_numpyro.trial_placement.info_gain import InfoGainPlacement
@@ -190,17 +190,12 @@ class ExperimentSession:
     @property
     def data(self) -> TrialData:
         """The answered trials, in the order they were told."""
-        _, ref, probe, responses = self.store.answered()
-        return TrialData(np.stack([ref, probe], axis=1), responses)
+        return _answered(self.store)
 
     @property
     def pending(self) -> np.ndarray:
         """Asked trials still waiting for an answer, shape ``(m, 2, d)``."""
-        rows = self.store.pending()
-        d = self.model.input_dim
-        if not rows:
-            return np.zeros((0, 2, d))
-        return np.stack([np.stack([r.ref, r.probe]) for r in rows])
+        return _pending(self.store, self.model.input_dim)
 
     @property
     def stop_reason(self) -> str | None:
@@ -420,6 +415,64 @@ class ExperimentSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class SessionRecord(NamedTuple):
+    """What a session file holds, as :func:`read_session` returns it.
+
+    Attributes
+    ----------
+    data
+        The answered trials as a :class:`TrialData`, in the order they were told.
+    pending
+        Asked trials still waiting for an answer, shape ``(m, 2, d)``.
+    refits
+        Every stored refit (:class:`~psyphy_numpyro.experiment.store.Refit`), in
+        order; ``refits[-1].params`` is the latest point estimate.
+    identity, settings
+        The stored dicts (model configuration, seed, warm-up, bounds; placement,
+        refit and stopping settings).
+    """
+
+    data: TrialData
+    pending: np.ndarray
+    refits: list[Refit]
+    identity: dict
+    settings: dict
+
+
+def read_session(path: str | os.PathLike) -> SessionRecord:
+    """Read a session file without its model or settings, and release it at once.
+
+    For analysis scripts: nothing is refitted or compiled and nothing is
+    written. A session that is open (in any process) holds the file, and
+    reading it then raises :class:`~psyphy_numpyro.experiment.store.SessionInUseError`.
+
+    Parameters
+    ----------
+    path
+        An existing session file.
+
+    Returns
+    -------
+    SessionRecord
+    """
+    with SessionStore.open_read_only(path) as store:
+        data = _answered(store)
+        return SessionRecord(data, _pending(store, data.stimuli.shape[-1]),
+                             store.refits(), store.identity, store.settings)
+
+
+def _answered(store: SessionStore) -> TrialData:
+    _, ref, probe, responses = store.answered()
+    return TrialData(np.stack([ref, probe], axis=1), responses)
+
+
+def _pending(store: SessionStore, d: int) -> np.ndarray:
+    rows = store.pending()
+    if not rows:
+        return np.zeros((0, 2, d))
+    return np.stack([np.stack([r.ref, r.probe]) for r in rows])
 
 
 def _describe(obj: Any) -> dict:

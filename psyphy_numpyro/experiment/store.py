@@ -274,6 +274,8 @@ class SessionStore:
     ----------
     path, created, identity, settings
         The file, whether this call created it, and the stored dicts.
+    read_only
+        True for a store from :meth:`open_read_only`, whose writes are refused.
 
     Raises
     ------
@@ -290,6 +292,7 @@ class SessionStore:
         settings_text, settings = _json_dict({} if settings is None else settings,
                                              "settings")
         self.path = os.fspath(path)
+        self.read_only = False
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
             raise ValueError(f"the folder of the session file does not exist: "
@@ -304,30 +307,66 @@ class SessionStore:
             raise
         self._conn = conn
 
+    @classmethod
+    def open_read_only(cls, path: str | os.PathLike) -> SessionStore:
+        """Open an existing session file to read it, with no identity to match.
+
+        Nothing can be written through the store, and while it is open no
+        session can open the file (SQLite's lock): read, then close it.
+        :func:`~psyphy_numpyro.experiment.session.read_session` does both.
+
+        Raises
+        ------
+        SessionInUseError
+            An open session holds the file.
+        ValueError
+            There is no file at ``path``, or it is not a session file of this
+            schema version.
+        """
+        store = cls.__new__(cls)
+        store.path, store.read_only, store.created = os.fspath(path), True, False
+        store._conn = None
+        if not os.path.isfile(store.path):
+            raise ValueError(f"path: there is no session file at {store.path!r}.")
+        # Read-only by this class, not by SQLite: a read-write connection
+        # removes the WAL files it opened when it closes, and folds a killed
+        # session's WAL into the file as reopening the session would.
+        conn = sqlite3.connect(store.path, timeout=0, isolation_level=None)
+        try:
+            with store._sqlite_errors():
+                meta = store._stored_meta(conn, "BEGIN")
+            if meta is None:
+                raise ValueError(f"{store.path!r} is not a psyphy_numpyro session file "
+                                 "(an empty SQLite file).")
+            store.identity, store.settings = store._check_meta(meta, None)
+        except BaseException:
+            conn.close()
+            raise
+        store._conn = conn
+        return store
+
     def _open(self, conn: sqlite3.Connection, identity_text: str, identity: dict,
               settings_text: str, settings: dict) -> tuple[bool, dict, dict]:
-        where = f"{self.path!r}"
-        try:
+        with self._sqlite_errors():
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")
             # Take the lock (held until close) and read in whatever journal mode
             # the file has, so that a file refused here is left as it was.
-            conn.execute("BEGIN EXCLUSIVE")
-            try:
-                tables = {row[0] for row in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
-                meta = (self._read_meta(conn) if "meta" in tables else None)
-            finally:
-                _rollback(conn)
-            if tables and meta is None:
-                raise ValueError(f"{where} is not a psyphy_numpyro session file "
-                                 "(an SQLite file without a readable 'meta' table).")
-            if tables:
+            meta = self._stored_meta(conn, "BEGIN EXCLUSIVE")
+            if meta is not None:
                 identity, settings = self._check_meta(meta, identity)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            if not tables:
+            if meta is None:
                 with self._transaction(conn):
                     self._create(conn, identity_text, settings_text)
+        return meta is None, identity, settings
+
+    @contextlib.contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        """SQLite's errors while opening, as SessionInUseError or ValueError."""
+        where = f"{self.path!r}"
+        try:
+            yield
         except sqlite3.OperationalError as err:
             if "locked" in str(err):
                 raise SessionInUseError(
@@ -338,7 +377,20 @@ class SessionStore:
         except sqlite3.DatabaseError as err:
             raise ValueError(f"{where} is not a psyphy_numpyro session file "
                              f"({err}).") from None
-        return not tables, identity, settings
+
+    def _stored_meta(self, conn: sqlite3.Connection, begin: str) -> dict | None:
+        """The ``meta`` table's rows, read in one transaction; None for an empty file."""
+        conn.execute(begin)
+        try:
+            tables = {row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            meta = self._read_meta(conn) if "meta" in tables else None
+        finally:
+            _rollback(conn)
+        if tables and meta is None:
+            raise ValueError(f"{self.path!r} is not a psyphy_numpyro session file "
+                             "(an SQLite file without a readable 'meta' table).")
+        return meta if tables else None
 
     @staticmethod
     def _read_meta(conn: sqlite3.Connection) -> dict | None:
@@ -361,8 +413,9 @@ class SessionStore:
             ("settings", settings_text),
         ])
 
-    def _check_meta(self, meta: dict, identity: dict) -> tuple[dict, dict]:
-        """The stored ``(identity, settings)``, once the version and identity match."""
+    def _check_meta(self, meta: dict, identity: dict | None) -> tuple[dict, dict]:
+        """The stored ``(identity, settings)``, once the version and identity (unless
+        None) match."""
         try:
             version = json.loads(meta["schema_version"])
             stored = json.loads(meta["identity"])
@@ -375,7 +428,7 @@ class SessionStore:
             raise ValueError(f"{self.path!r} has schema version {version!r}; this "
                              f"version of psyphy_numpyro reads version "
                              f"{SCHEMA_VERSION}.")
-        if stored != identity:
+        if identity is not None and stored != identity:
             missing = object()
 
             def show(d: dict, key: str) -> str:
@@ -409,6 +462,13 @@ class SessionStore:
             raise ValueError("the session store is closed.")
         return self._conn
 
+    def _writable(self) -> sqlite3.Connection:
+        conn = self._connection()
+        if self.read_only:
+            raise ValueError(f"the session file {self.path!r} was opened read-only "
+                             "(SessionStore.open_read_only); nothing can be written.")
+        return conn
+
     @contextlib.contextmanager
     def _transaction(self, conn: sqlite3.Connection | None = None
                      ) -> Iterator[sqlite3.Connection]:
@@ -422,7 +482,9 @@ class SessionStore:
             _rollback(conn)
             raise
 
-    def _input_dim(self) -> int | None:
+    @property
+    def input_dim(self) -> int | None:
+        """The stimulus dimension fixed by ``identity["input_dim"]``, or None."""
         d = self.identity.get("input_dim")
         return d if isinstance(d, int) and not isinstance(d, bool) else None
 
@@ -448,13 +510,13 @@ class SessionStore:
         list[int]
             The new trials' ids, in the order given.
         """
-        conn = self._connection()
+        conn = self._writable()
         refs, probes = _stimuli(refs, "refs"), _stimuli(probes, "probes")
         if refs.shape != probes.shape:
             raise ValueError(f"refs and probes must have the same shape, got "
                              f"{refs.shape} and {probes.shape}.")
         n, d = refs.shape
-        input_dim = self._input_dim()
+        input_dim = self.input_dim
         if input_dim is not None and d != input_dim:
             raise ValueError(f"refs and probes must have {input_dim} columns (the "
                              f"session's input_dim), got {d}.")
@@ -492,7 +554,7 @@ class SessionStore:
             0/1 ints or bools, one per id. Answers are numbered (``told_seq``) in
             the order given.
         """
-        conn = self._connection()
+        conn = self._writable()
         ids = _integers(ids, "ids", kinds="iu")
         values = _integers(responses, "responses", kinds="iub")
         if values.shape != ids.shape:
@@ -542,7 +604,7 @@ class SessionStore:
             "SELECT id, ref, probe, response FROM trials WHERE response IS NOT NULL "
             "ORDER BY told_seq").fetchall()
         if not rows:
-            empty = np.empty((0, self._input_dim() or 0))
+            empty = np.empty((0, self.input_dim or 0))
             return np.empty(0, np.int64), empty, empty.copy(), np.empty(0, np.int64)
         ids, refs, probes, responses = zip(*rows, strict=True)
         return (np.asarray(ids, np.int64), np.stack([_vector(r) for r in refs]),
@@ -594,7 +656,7 @@ class SessionStore:
         started_at, seconds
             Start (Unix seconds) and run time (>= 0).
         """
-        conn = self._connection()
+        conn = self._writable()
         num_trials = _integer(num_trials, "num_trials")
         config_text, _ = _json_dict(config, "config")
         seed = _integer(seed, "seed", minimum=None)

@@ -471,6 +471,30 @@ def test_the_csv_export_holds_the_answered_trials(tmp_path, float_bits):
     np.testing.assert_array_equal(np.ravel(responses), data.responses[:, 0])
 
 
+def test_read_session_gives_the_told_trials_pending_trials_and_refits_of_a_closed_file(
+        tmp_path, float_bits):
+    path = tmp_path / "s.sqlite"
+    with open_session(path) as session:
+        asked = drive(session, WARMUP // BATCH + 1)
+        pending = session.ask(BATCH)
+        with pytest.raises(SessionInUseError, match="in use"):
+            pn.read_session(path)
+        stored = [(r.num_trials, r.params) for r in session.store.refits()]
+    record = pn.read_session(path)
+    told = np.concatenate(asked)
+    expected = np.concatenate([answers(s, BATCH * k) for k, s in enumerate(asked)])
+    np.testing.assert_array_equal(float_bits(record.data.stimuli), float_bits(told))
+    np.testing.assert_array_equal(record.data.responses[:, 0], expected)
+    np.testing.assert_array_equal(float_bits(record.pending), float_bits(pending))
+    assert [r.num_trials for r in record.refits] == [WARMUP] == [n for n, _ in stored]
+    np.testing.assert_array_equal(record.refits[-1].params["log_diag"],
+                                  stored[-1][1]["log_diag"])
+    assert record.identity["seed"] == 0 and record.identity["warmup"] == WARMUP
+    assert record.settings["refit_every"] == EVERY
+    with open_session(path) as session:  # reading released the file
+        assert session.num_answered == WARMUP + BATCH
+
+
 # -- a refit without draws -------------------------------------------------------------
 def test_a_map_only_refit_is_refused_by_the_default_placement(tmp_path):
     refit = pn.MAPOptimizer(steps=50, show_progress=False)

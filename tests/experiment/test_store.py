@@ -210,6 +210,8 @@ def test_a_killed_writer_keeps_every_confirmed_answer(tmp_path, child):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
+    with SessionStore.open_read_only(path) as reader:  # the file as the kill left it
+        read_first = reader.answered()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     raw.close()
@@ -217,6 +219,8 @@ def test_a_killed_writer_keeps_every_confirmed_answer(tmp_path, child):
     with SessionStore(path, IDENTITY) as store:
         ids, refs, probes, responses = store.answered()
         assert len(store.pending()) <= 1  # asked, killed before its answer
+    for a, b in zip(read_first, (ids, refs, probes, responses), strict=True):
+        np.testing.assert_array_equal(a, b)
     answers = dict(zip(ids.tolist(), responses.tolist(), strict=True))
     assert {k: answers.get(k) for k in confirmed} == confirmed
     np.testing.assert_array_equal(ids, np.arange(1, len(ids) + 1))
@@ -225,6 +229,43 @@ def test_a_killed_writer_keeps_every_confirmed_answer(tmp_path, child):
         np.testing.assert_array_equal(bits(refs[k]), bits(ref[0]))
         np.testing.assert_array_equal(bits(probes[k]), bits(probe[0]))
     assert responses.tolist() == [k % 2 for k in range(len(ids))]
+
+
+def test_a_read_only_store_reads_what_was_written_and_writes_nothing(tmp_path):
+    rng = np.random.default_rng(3)
+    path = tmp_path / "s.sqlite"
+    refs, probes = awkward_floats(rng, (5, 2)), awkward_floats(rng, (5, 2))
+    with SessionStore(path, IDENTITY, {"note": "pilot"}) as store:
+        ids = store.add_asked(refs, probes, proposal=0, sources="warmup")
+        store.record_answers([ids[3], ids[0]], [0, 1])
+        store.add_refit(num_trials=2, config={"steps": 3}, seed=5,
+                        params={"w": np.arange(4.0)}, started_at=1.0, seconds=0.5)
+    before = path.read_bytes()
+    with SessionStore.open_read_only(path) as store:
+        assert store.read_only and not store.created and store.input_dim == 2
+        assert store.identity == IDENTITY and store.settings == {"note": "pilot"}
+        got_ids, got_refs, got_probes, responses = store.answered()
+        assert got_ids.tolist() == [ids[3], ids[0]] and responses.tolist() == [0, 1]
+        np.testing.assert_array_equal(bits(got_refs), bits(refs[[3, 0]]))
+        np.testing.assert_array_equal(bits(got_probes), bits(probes[[3, 0]]))
+        assert [t.id for t in store.pending()] == [ids[1], ids[2], ids[4]]
+        (refit,) = store.refits()
+        np.testing.assert_array_equal(refit.params["w"], np.arange(4.0))
+        with pytest.raises(SessionInUseError):  # a reader holds the file too
+            SessionStore(path, IDENTITY)
+        with SessionStore.open_read_only(path) as second:  # readers share it
+            assert second.num_answered() == 2
+        for write in (lambda: store.add_asked(refs, probes, proposal=1, sources="warmup"),
+                      lambda: store.record_answers([ids[1]], [1]),
+                      lambda: store.add_refit(num_trials=2, config={}, seed=0,
+                                              params={}, started_at=0.0, seconds=0.0)):
+            with pytest.raises(ValueError, match="opened read-only"):
+                write()
+    assert path.read_bytes() == before
+    with SessionStore(path, IDENTITY) as store:  # the readers released it
+        assert store.num_answered() == 2
+        with pytest.raises(SessionInUseError, match=re.escape(str(path))):
+            SessionStore.open_read_only(path)
 
 
 # -- refused files and input --------------------------------------------------------
@@ -259,10 +300,12 @@ def test_a_file_that_is_not_a_session_of_this_version_is_refused_untouched(
     path = tmp_path / "s.sqlite"
     make(path)
     before = folder_state(tmp_path)
-    with pytest.raises(ValueError, match=match) as info:
-        SessionStore(path, IDENTITY)
-    assert str(path) in str(info.value)
-    assert folder_state(tmp_path) == before
+    for opener in (lambda: SessionStore(path, IDENTITY),
+                   lambda: SessionStore.open_read_only(path)):
+        with pytest.raises(ValueError, match=match) as info:
+            opener()
+        assert str(path) in str(info.value)
+        assert folder_state(tmp_path) == before
 
 
 def test_the_folder_must_exist_and_is_never_created(tmp_path):
@@ -270,6 +313,17 @@ def test_the_folder_must_exist_and_is_never_created(tmp_path):
     with pytest.raises(ValueError, match=re.escape(str(folder))):
         SessionStore(folder / "s.sqlite", IDENTITY)
     assert not folder.exists()
+
+
+def test_a_read_only_open_of_a_missing_or_empty_file_is_refused_and_creates_nothing(
+        tmp_path):
+    with pytest.raises(ValueError, match="path: there is no session file"):
+        SessionStore.open_read_only(tmp_path / "s.sqlite")
+    assert not list(tmp_path.iterdir())
+    (tmp_path / "s.sqlite").write_bytes(b"")
+    with pytest.raises(ValueError, match="an empty SQLite file"):
+        SessionStore.open_read_only(tmp_path / "s.sqlite")
+    assert [p.name for p in tmp_path.iterdir()] == ["s.sqlite"]
 
 
 GOOD = {"refs": np.zeros((2, 2)), "probes": np.ones((2, 2)), "proposal": 1,
