@@ -1,0 +1,200 @@
+r"""Exact samplers on the full WPPM, per gradient: NUTS (NumPyro) against ChEES-HMC (BlackJAX).
+
+Issue 17 asks whether another exact sampler reaches R-hat <= 1.01 and bulk
+ESS >= 400 with fewer gradients than NUTS. Both contenders sample the same
+gauge-fixed posterior (``gauge_fixed_model``, the block on the MAP's principal
+axes, as ``NUTSSampler(fix_rotations=True)``) of ``nuts_full.py``'s study, from
+the same starts (the MAP plus N(0, 0.1^2) noise in the free coordinates):
+
+- ``nuts``: NumPyro's NUTS, diagonal mass matrix adapted in the warm-up,
+  target acceptance 0.8 (the package's default sampler);
+- ``chees``: BlackJAX's jittered HMC with the step size, trajectory length and
+  a diagonal mass matrix adapted by ChEES over the chains (Adam, learning rate
+  0.025, target acceptance 0.651).
+
+Chains are vectorised on one device, so every chain pays for every gradient
+either way. The table gives gradients per chain-iteration and in total, the
+least bulk ESS and largest R-hat over every ``W`` entry and every
+:math:`\Sigma(x)` entry at a 5 x 5 grid, the least ESS per 1,000 kept
+gradients, and the gradients needed to reach ``--target-ess`` (warm-up plus
+the kept gradients at the measured rate). Times are with the results awaited.
+
+BlackJAX is a benchmark-only tool: ``pip install blackjax`` (the ``bench``
+extra).
+
+Usage::
+
+    python benchmarks/samplers.py                      # 500 trials, 8 chains, 400 + 600
+    python benchmarks/samplers.py --quick              # a few minutes
+    python benchmarks/samplers.py --trials 2000 --chains 8 --warmup 400 --samples 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from numpyro.infer import MCMC, NUTS
+from numpyro.infer.util import potential_energy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nuts_full  # noqa: E402  (the study, shared)
+
+import psyphy_numpyro as pn  # noqa: E402
+from psyphy_numpyro.core.gauge import from_free, gauge_fixed_model, principal_frame, to_free  # noqa: E402
+from psyphy_numpyro.core.readouts import reference_grid  # noqa: E402
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="4 chains, 100 + 100")
+    p.add_argument("--trials", type=int, default=500)
+    p.add_argument("--chains", type=int, default=8)
+    p.add_argument("--warmup", type=int, default=400)
+    p.add_argument("--samples", type=int, default=600)
+    p.add_argument("--target-ess", type=float, default=400.0)
+    p.add_argument("--contenders", default="nuts,chees")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.chains, args.warmup, args.samples = 4, 100, 100
+    for name in ("trials", "chains", "warmup", "samples"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be a positive integer.")
+    return args
+
+
+def run_nuts(target, starts, args):
+    model, model_args, model_kwargs = target
+    mcmc = MCMC(NUTS(model), num_warmup=args.warmup, num_samples=args.samples,
+                num_chains=args.chains, chain_method="vectorized", progress_bar=False)
+    key_warm, key_run = jax.random.split(jax.random.PRNGKey(args.seed + 3))
+    t, c = time.perf_counter(), time.process_time()
+    mcmc.warmup(key_warm, *model_args, init_params={"W_free": starts},
+                extra_fields=("num_steps",), collect_warmup=True, **model_kwargs)
+    warm_steps = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["num_steps"])
+    warm = (time.perf_counter() - t, time.process_time() - c)
+    t, c = time.perf_counter(), time.process_time()
+    mcmc.run(key_run, *model_args, extra_fields=("num_steps", "diverging"), **model_kwargs)
+    free = np.asarray(mcmc.get_samples(group_by_chain=True)["W_free"])
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    steps = np.asarray(extra["num_steps"])
+    kept = (time.perf_counter() - t, time.process_time() - c)
+    return free, warm_steps, steps, int(np.sum(extra["diverging"])), warm, kept
+
+
+def run_chees(logdensity, starts, args):
+    import blackjax
+
+    key_warm, key_run = jax.random.split(jax.random.PRNGKey(args.seed + 3))
+    adaptation = blackjax.chees_adaptation(logdensity, args.chains,
+                                           mass_matrix_estimation="diagonal")
+    t, c = time.perf_counter(), time.process_time()
+    (states, params), info = adaptation.run(key_warm, starts, 0.05, optax.adam(0.025),
+                                            args.warmup)
+    warm_steps = np.asarray(info.info.num_integration_steps).T
+    warm = (time.perf_counter() - t, time.process_time() - c)
+    step = blackjax.dhmc(logdensity, **params).step
+
+    @jax.jit
+    def sample(states, key):
+        def one(states, k):
+            states, info = jax.vmap(step)(jax.random.split(k, args.chains), states)
+            return states, (states.position, info.num_integration_steps,
+                            info.is_divergent)
+
+        return jax.lax.scan(one, states, jax.random.split(key, args.samples))[1]
+
+    t, c = time.perf_counter(), time.process_time()
+    free, steps, divergent = (np.asarray(a).swapaxes(0, 1)
+                              for a in sample(states, key_run))
+    kept = (time.perf_counter() - t, time.process_time() - c)
+    return free, warm_steps, steps, int(divergent.sum()), warm, kept
+
+
+def summarize(name, model, scale, frame, result, args):
+    free, warm_steps, steps, divergences, warm, kept = result
+    C, D = free.shape[:2]
+    W = np.asarray(jax.vmap(lambda f: from_free(f, scale, frame)[0])(
+        jnp.asarray(free.reshape(C * D, -1)))).reshape(C, D, *scale.shape)
+    draws = {"W": W, **nuts_full.sigma_quantities(model, W, reference_grid(5))}
+    ess = min(float(np.min(az.ess(az.convert_to_dataset({k: v}))[k].values))
+              for k, v in draws.items())
+    rhat = max(float(np.max(az.rhat(az.convert_to_dataset({k: v}))[k].values))
+               for k, v in draws.items())
+    rate = ess / steps.sum()
+    return {"name": name, "warm_grads": int(warm_steps.sum()),
+            "kept_grads": int(steps.sum()), "steps": float(steps.mean()),
+            "ess": ess, "rhat": rhat, "per_1000": 1000 * rate,
+            "to_target": int(warm_steps.sum() + args.target_ess / rate),
+            "divergences": divergences, "warm_s": warm, "kept_s": kept}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    study = nuts_full.parse_args(["--trials", str(args.trials), "--quadrature", "6", "3",
+                                  "6", "--fix-rotations", "--seed", str(args.seed)])
+    model = nuts_full.make_model(study)
+    _, data = nuts_full.simulate_study(model, study)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(1e-3, momentum=0.9))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = pn.MAPOptimizer(steps=800, optimizer=opt, show_progress=False).fit(
+            model, data, init_params=model.init_params(jax.random.PRNGKey(args.seed + 1)))
+    scale = np.asarray(model.prior.stddev())
+    frame = principal_frame(fit.params["W"], scale)
+    numpyro_model = gauge_fixed_model(model, frame)
+    ref, probe = (jnp.asarray(data.stimuli[:, i]) for i in (0, 1))
+    model_args = (ref, probe)
+    model_kwargs = {"responses": jnp.asarray(data.responses).reshape(-1)}
+    x = to_free(fit.params["W"], scale, frame)
+    starts = x[None] + 0.1 * jax.random.normal(jax.random.PRNGKey(args.seed + 2),
+                                               (args.chains, x.size))
+
+    def logdensity(free):
+        return -potential_energy(numpyro_model, model_args, model_kwargs,
+                                 {"W_free": free})
+
+    rows = []
+    for name in args.contenders.split(","):
+        log(f"{name}: {args.chains} chains x ({args.warmup} + {args.samples})")
+        if name == "nuts":
+            result = run_nuts((numpyro_model, model_args, model_kwargs), starts, args)
+        elif name == "chees":
+            result = run_chees(logdensity, starts, args)
+        else:
+            raise SystemExit(f"unknown contender {name!r} (nuts, chees)")
+        rows.append(summarize(name, model, scale, frame, result, args))
+
+    print(f"{args.trials} trials, {x.size} free coordinates, {args.chains} vectorised "
+          f"chains x ({args.warmup} warm-up + {args.samples} kept); {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"| sampler | warm-up gradients | kept gradients | per iteration | least bulk "
+          f"ESS | max R-hat | ESS per 1,000 kept | gradients to ESS {args.target_ess:.0f} | "
+          f"x NUTS | divergences | warm-up s (CPU) | kept s (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    base = rows[0]["to_target"]
+    for r in rows:
+        print(f"| {r['name']} | {r['warm_grads']:,} | {r['kept_grads']:,} | "
+              f"{r['steps']:.1f} | {r['ess']:.0f} | {r['rhat']:.3f} | {r['per_1000']:.2f} | "
+              f"{r['to_target']:,} | {base / r['to_target']:.2f} | {r['divergences']} | "
+              f"{r['warm_s'][0]:.0f} ({r['warm_s'][1]:.0f}) | "
+              f"{r['kept_s'][0]:.0f} ({r['kept_s'][1]:.0f}) |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
