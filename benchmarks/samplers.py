@@ -186,11 +186,12 @@ def main(argv=None) -> int:
           f"ESS | max R-hat | ESS per 1,000 kept | gradients to ESS {args.target_ess:.0f} | "
           f"x NUTS | divergences | warm-up s (CPU) | kept s (CPU) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    base = rows[0]["to_target"]
+    base = next((r["to_target"] for r in rows if r["name"] == "nuts"), None)
     for r in rows:
+        ratio = "" if base is None else f"{base / r['to_target']:.2f}"
         print(f"| {r['name']} | {r['warm_grads']:,} | {r['kept_grads']:,} | "
               f"{r['steps']:.1f} | {r['ess']:.0f} | {r['rhat']:.3f} | {r['per_1000']:.2f} | "
-              f"{r['to_target']:,} | {base / r['to_target']:.2f} | {r['divergences']} | "
+              f"{r['to_target']:,} | {ratio} | {r['divergences']} | "
               f"{r['warm_s'][0]:.0f} ({r['warm_s'][1]:.0f}) | "
               f"{r['kept_s'][0]:.0f} ({r['kept_s'][1]:.0f}) |")
     return 0
