@@ -26,6 +26,13 @@ simulated from one known field drawn from the prior. Steps:
    :math:`\Sigma_{11}, \Sigma_{12}, \Sigma_{22}` at a 5 x 5 grid of
    references; how far each chain turned along the rotation orbit.
 
+5. With ``--min-ess``, before the main run, the same run with
+   ``NUTSSampler(min_ess=...)`` (so that it pays for any compilation the two
+   share): the same warm-up and draws, stopped at the first check (every
+   ``--check-every`` draws per chain) where every sampled entry has bulk ESS
+   >= the bar and R-hat <= 1.01, printed beside the main run with the ratios
+   of wall time, CPU time and least ESS per second.
+
 Why the alignment: likelihood and prior depend on ``W`` only through
 :math:`U(x) U(x)^T`, so ``W R`` (``R`` orthogonal, acting on the embedding
 axis) has the same posterior density as ``W``. A single ``W`` entry is not
@@ -42,6 +49,7 @@ Usage::
     python benchmarks/nuts_full.py --mass auto --json out.json   # with pilots
     python benchmarks/nuts_full.py --warmup 500 --samples 1000   # for ESS >= 400
     python benchmarks/nuts_full.py --trials 2000 --quadrature 6 3 6 --fix-rotations
+    python benchmarks/nuts_full.py --fix-rotations --samples 600 --min-ess 400
 """
 
 from __future__ import annotations
@@ -176,12 +184,13 @@ def diagnostics(draws: dict) -> dict:
 
 
 def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int,
-             seed: int):
+             seed: int, min_ess: float | None = None):
     sampler = pn.NUTSSampler(num_warmup=warmup, num_samples=samples,
                              num_chains=args.chains, seed=seed, dense_mass=dense,
                              target_accept_prob=args.target_accept,
                              progress_bar=args.progress,
-                             fix_rotations=args.fix_rotations)
+                             fix_rotations=args.fix_rotations, min_ess=min_ess,
+                             check_every=args.check_every)
     start, cpu = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         # divergences are reported below
@@ -189,16 +198,19 @@ def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int,
         post = sampler.fit(model, data, init_params=init)
     jax.block_until_ready(post.samples)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    extra = post.mcmc.get_extra_fields(group_by_chain=True)
-    W = np.asarray(post.mcmc.get_samples(group_by_chain=True)["W"])
+    extra, W = post.extra_fields, np.asarray(post.draws["W"])
+    # a run stopped at an ESS bar ran in blocks and keeps no MCMC object
+    step = (np.nan if post.mcmc is None
+            else float(np.mean(post.mcmc.last_state.adapt_state.step_size)))
     return post, W, {
-        "mass": "dense" if dense else "diag", "warmup": warmup, "samples": samples,
+        "mass": "dense" if dense else "diag", "warmup": warmup,
+        "samples": int(post.num_draws), "min_ess": min_ess,
         "fix_rotations": args.fix_rotations,
         "chains": args.chains, "seconds": seconds, "cpu_seconds": cpu,
         "divergences": post.num_divergences,
         "mean_steps": float(np.mean(extra["num_steps"])),
         "max_steps": int(np.max(extra["num_steps"])),
-        "step_size": float(np.mean(post.mcmc.last_state.adapt_state.step_size)),
+        "step_size": step,
         "accept_prob": float(np.mean(extra["accept_prob"])),
     }
 
@@ -290,6 +302,12 @@ def parse_args(argv):
                    help="run the chains vectorised on one device rather than in "
                         "parallel on 4 host devices (flat memory; see "
                         "parallel_memory.py)")
+    p.add_argument("--min-ess", type=float, default=None,
+                   help="after the main run, the same run stopped once every sampled "
+                   "entry has bulk ESS >= this and R-hat <= 1.01 "
+                   "(NUTSSampler(min_ess=...), --samples draws at most), side by side")
+    p.add_argument("--check-every", type=int, default=50,
+                   help="draws per chain between the checks of --min-ess")
     p.add_argument("--progress", action="store_true",
                    help="NumPyro's progress bars (to stderr)")
     args = p.parse_args(argv)
@@ -301,6 +319,9 @@ def parse_args(argv):
                  "pilot_samples", "warmup", "samples"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be a positive integer.")
+    if args.min_ess is not None and (args.check_every < 4
+                                     or args.samples % args.check_every):
+        p.error("--check-every must be at least 4 and divide --samples.")
     if args.trials < 25:
         p.error("--trials must be at least 25 (one per reference).")
     return args
@@ -363,6 +384,14 @@ def main(argv=None) -> int:
         dense = masses[0]
     report["pilots"] = pilots
 
+    stopped = None
+    if args.min_ess is not None:
+        # the same run, stopped at the bar; first, so that it, not the main
+        # run, pays for compiling what the two share
+        _, W_stop, info = run_nuts(model, data, map_fit, args, dense=dense,
+                                   warmup=args.warmup, samples=args.samples,
+                                   seed=args.seed + 20, min_ess=args.min_ess)
+        stopped = report["stopped"] = summarize_run(model, W_stop, W_map, refs, info)
     _, W, info = run_nuts(model, data, map_fit, args, dense=dense,
                           warmup=args.warmup, samples=args.samples, seed=args.seed + 20)
     main_run = summarize_run(model, W, W_map, refs, info)
@@ -381,11 +410,20 @@ def main(argv=None) -> int:
     print(f"   true Sigma(x) entries inside their 90% bands: "
           f"{100 * main_run['sigma_truth_in_90_band']:.0f}% of {3 * refs.shape[0]}",
           flush=True)
+    if stopped is not None:
+        print(format_run(f"stopped at bulk ESS >= {args.min_ess:g}, R-hat <= 1.01",
+                         stopped), flush=True)
+        print(f"   against the main run: {stopped['samples']} of {args.samples} draws "
+              f"per chain, wall time x{stopped['seconds'] / main_run['seconds']:.2f}, "
+              f"CPU time x{stopped['cpu_seconds'] / main_run['cpu_seconds']:.2f}, "
+              f"least bulk ESS per second x"
+              f"{stopped['ess_min_per_s'] / main_run['ess_min_per_s']:.2f}", flush=True)
     print(f"total wall time {report['total_seconds']:.0f} s, process CPU "
           f"{report['total_cpu_seconds']:.0f} s (MAP "
           f"{report['map']['seconds']:.0f} s, pilots "
           f"{sum(p['seconds'] for p in pilots):.0f} s, main "
-          f"{main_run['seconds']:.0f} s); "
+          f"{main_run['seconds']:.0f} s"
+          + (f", stopped {stopped['seconds']:.0f} s" if stopped else "") + "); "
           f"load average {report['machine']['load_average_start'][0]:.1f} at start, "
           f"{report['machine']['load_average_end'][0]:.1f} at end on "
           f"{report['machine']['cpus']} CPUs", flush=True)

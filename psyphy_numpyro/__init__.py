@@ -39,7 +39,7 @@ from psyphy_numpyro.core.infer.laplace import LaplaceResult, laplace_approximati
 from psyphy_numpyro.core.infer.mala import run_mala
 from psyphy_numpyro.core.infer.map import MAPResult, clip_and_count, fit_map
 from psyphy_numpyro.core.infer.map_many import MAPManyResult, fit_map_many
-from psyphy_numpyro.core.infer.mcmc import run_nuts
+from psyphy_numpyro.core.infer.mcmc import run_nuts, run_nuts_until
 from psyphy_numpyro.core.infer.svi import SVIResult, fit_svi
 from psyphy_numpyro.core.lapse import LapsePrior
 from psyphy_numpyro.core.noise import GaussianNoise, StudentTNoise
@@ -164,6 +164,7 @@ __all__ = [
     "MAPResult",
     "clip_and_count",
     "run_nuts",
+    "run_nuts_until",
     "laplace_approximation",
     "LaplaceResult",
     "fit_svi",

@@ -7,7 +7,9 @@ longer adds it by default. The few calls whose spelling differs between the
 lines (listing groups, reading and writing netCDF, the interval of
 ``az.summary``, the figure of a plot) have one home here:
 :func:`group_names`, :func:`read_netcdf`, :func:`write_netcdf`,
-:func:`summary`, :func:`loo_estimates`, :func:`arviz_figure`.
+:func:`summary`, :func:`loo_estimates`, :func:`arviz_figure`; the
+convergence figures a sampler stops on are computed here too
+(:func:`convergence`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -101,6 +103,41 @@ def summary(idata: Any, *, var_names: list[str] | None = None, prob: float = 0.9
     else:
         interval = {"hdi_prob": prob}
     return az.summary(idata, var_names=var_names, **interval, **options)
+
+
+class Convergence(NamedTuple):
+    """How well a run has mixed: its worst entry on each of ArviZ's two figures."""
+
+    #: Least bulk ESS (rank-normalised, split chains) over every moving entry.
+    least_ess: float
+    #: Largest rank-normalised split R-hat over the same entries.
+    largest_rhat: float
+
+    def meets(self, min_ess: float, max_rhat: float) -> bool:
+        """Whether both figures reach their bars (never, when either is NaN)."""
+        return bool(self.least_ess >= min_ess and self.largest_rhat <= max_rhat)
+
+
+def convergence(draws: Mapping[str, Any]) -> Convergence:
+    """Least bulk ESS and largest R-hat over every entry of ``draws`` that moves.
+
+    ``draws`` holds arrays ``(num_chains, num_draws, ...)``. Entries that never
+    change (the zeros a gauge fixes) have no ESS or R-hat and are left out.
+    """
+    az = import_arviz()
+    moving = {}
+    for name, value in draws.items():
+        value = np.asarray(value, dtype=np.float64)
+        flat = value.reshape(value.shape[:2] + (-1,))
+        keep = np.ptp(flat, axis=(0, 1)) > 0
+        if keep.any():
+            moving[name] = flat[..., keep]
+    if not moving:
+        raise ValueError("draws must hold at least one entry that moves.")
+    data = az.convert_to_dataset(moving)
+    ess, rhat = az.ess(data, method="bulk"), az.rhat(data)
+    return Convergence(min(float(np.min(ess[name].values)) for name in moving),
+                       max(float(np.max(rhat[name].values)) for name in moving))
 
 
 #: NumPyro's extra fields under ArviZ's sample-stat names (as ``az.from_numpyro``).

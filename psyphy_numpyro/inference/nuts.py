@@ -17,7 +17,13 @@ import jax
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.gauge import can_fix_rotation, gauge_fixed_model, principal_frame
 from psyphy_numpyro.core.infer.inputs import estimator_note, fixed_density_model
-from psyphy_numpyro.core.infer.mcmc import gauge_fixed_starts, rotated_starts, run_nuts
+from psyphy_numpyro.core.infer.mcmc import (
+    check_stopping,
+    gauge_fixed_starts,
+    rotated_starts,
+    run_nuts,
+    run_nuts_until,
+)
 from psyphy_numpyro.core.infer.progress import (
     NUTS_GRADIENTS,
     RunEstimate,
@@ -84,7 +90,8 @@ class NUTSSampler(InferenceEngine):
     Parameters
     ----------
     num_warmup, num_samples, num_chains
-        Iterations per chain and number of chains.
+        Iterations per chain and number of chains; with ``min_ess``,
+        ``num_samples`` is the most kept draws per chain.
     seed
         Seed of the chains' random key.
     target_accept_prob, dense_mass
@@ -100,6 +107,16 @@ class NUTSSampler(InferenceEngine):
         makes its trajectories much shorter. ``None`` (default): True for the
         full WPPM when ``W`` has at least ``embedding_dim`` rows (basis degree
         1 or more), otherwise False; False for the MVP, which has no rotations.
+    min_ess, max_rhat, check_every
+        With ``min_ess``, sampling stops once every sampled entry has a bulk
+        ESS of at least ``min_ess`` and an R-hat of at most ``max_rhat``,
+        checked every ``check_every`` draws per chain (a divisor of
+        ``num_samples``; :func:`~psyphy_numpyro.core.infer.mcmc.run_nuts_until`),
+        and warns if ``num_samples`` draws per chain did not get there. The
+        draws are those of a run of fixed length that ends at the stop. Needs
+        2 chains or more, and for the full WPPM the rotation fixed (``W``'s
+        entries are identified only then). Default None: ``num_samples``
+        draws.
 
     Notes
     -----
@@ -113,6 +130,7 @@ class NUTSSampler(InferenceEngine):
     Examples
     --------
     >>> sampler = NUTSSampler(num_warmup=500, num_samples=1000, num_chains=4)
+    >>> until = NUTSSampler(num_samples=2000, min_ess=400)  # stops at ESS 400
     """
 
     def __init__(
@@ -126,6 +144,9 @@ class NUTSSampler(InferenceEngine):
         dense_mass: bool = False,
         progress_bar: bool = True,
         fix_rotations: bool | None = None,
+        min_ess: float | None = None,
+        max_rhat: float = 1.01,
+        check_every: int = 100,
     ) -> None:
         self.fix_rotations = None if fix_rotations is None else bool(fix_rotations)
         self._keep_run_settings(seed=seed, progress_bar=progress_bar,
@@ -136,6 +157,10 @@ class NUTSSampler(InferenceEngine):
             "target_accept_prob", target_accept_prob
         )
         self.dense_mass = bool(dense_mass)
+        self.min_ess, self.max_rhat, self.check_every = min_ess, max_rhat, check_every
+        if min_ess is not None:
+            self.min_ess, self.max_rhat, self.check_every = check_stopping(
+                min_ess, max_rhat, check_every, self.num_samples, self.num_chains)
 
     def fit(self, model: Any, data: Any, init_params: Any = None) -> NUTSPosterior:
         """Sample the posterior of ``model`` given ``data``.
@@ -158,6 +183,10 @@ class NUTSSampler(InferenceEngine):
                              "rotation symmetry.")
         fix_rotations = (can_fix_rotation(given.prior) if self.fix_rotations is None
                          else self.fix_rotations)
+        if self.min_ess is not None and not given.is_mvp and not fix_rotations:
+            raise ValueError("min_ess needs the full WPPM's rotation fixed "
+                             "(fix_rotations=True): with it free, W's entries are not "
+                             "identified and never reach an ESS bar.")
         model, trials, init_params, keys, model_kwargs = self._fit_inputs(
             fixed_density_model(given), data, init_params)
         numpyro_model, chain_init = model.numpyro_model, None
@@ -182,21 +211,31 @@ class NUTSSampler(InferenceEngine):
                      iterations=self.num_warmup + self.num_samples,
                      gradients=NUTS_GRADIENTS, progress=self.progress_bar,
                      rng_key=keys.init)
-        mcmc = run_nuts(
-            keys.run,
-            numpyro_model,
-            *trials,  # ref, probe, responses
-            num_warmup=self.num_warmup,
-            num_samples=self.num_samples,
-            num_chains=self.num_chains,
-            init_params=init_params,
-            chain_init_params=chain_init,
-            target_accept_prob=self.target_accept_prob,
-            dense_mass=self.dense_mass,
-            progress_bar=self.progress_bar,
-            **model_kwargs,
-        )
-        posterior = NUTSPosterior.from_mcmc(mcmc, model, trials, model_kwargs)
+        run = dict(num_warmup=self.num_warmup, num_chains=self.num_chains,
+                   init_params=init_params, chain_init_params=chain_init,
+                   target_accept_prob=self.target_accept_prob, dense_mass=self.dense_mass,
+                   progress_bar=self.progress_bar, **model_kwargs)
+        if self.min_ess is None:
+            mcmc = run_nuts(keys.run, numpyro_model, *trials,  # ref, probe, responses
+                            num_samples=self.num_samples, **run)
+            posterior = NUTSPosterior.from_mcmc(mcmc, model, trials, model_kwargs)
+        else:
+            stopped = run_nuts_until(keys.run, numpyro_model, *trials,
+                                     min_ess=self.min_ess, max_rhat=self.max_rhat,
+                                     check_every=self.check_every,
+                                     max_samples=self.num_samples, **run)
+            posterior = NUTSPosterior(stopped.draws, stopped.extra_fields, model, trials,
+                                      model_kwargs)
+            if not stopped.met:
+                reached = stopped.convergence
+                warnings.warn(
+                    f"NUTS kept num_samples={self.num_samples} draws per chain without "
+                    f"reaching min_ess={self.min_ess:g} and max_rhat={self.max_rhat:g} "
+                    f"(least bulk ESS {reached.least_ess:.0f}, largest R-hat "
+                    f"{reached.largest_rhat:.3f}); raise num_samples to run longer.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         if posterior.num_divergences:
             warnings.warn(
                 f"NUTS had {posterior.num_divergences} divergent transition(s) after "

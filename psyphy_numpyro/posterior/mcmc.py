@@ -38,7 +38,8 @@ class NUTSPosterior(DrawsPosterior):
         Extra model arguments of the density (the full WPPM's fixed draws).
     mcmc
         NumPyro's ``MCMC`` object of the run, when there is one (None for a
-        fit loaded from a file).
+        fit loaded from a file, or a run stopped at an ESS bar, which ran in
+        blocks).
 
     Attributes
     ----------

@@ -19,8 +19,10 @@ import xarray as xr
 
 import psyphy_numpyro as pn
 from psyphy_numpyro.core.idata import (
+    Convergence,
     arviz_figure,
     arviz_major,
+    convergence,
     draws_to_inference_data,
     group_names,
     loo_estimates,
@@ -209,3 +211,23 @@ def test_importing_arviz_first_converts(tmp_path):
     assert done.stdout.splitlines()[-1] == (
         "['constant_data', 'log_likelihood', 'observed_data', 'posterior', "
         "'posterior_predictive', 'sample_stats'] {'chain': 1, 'draw': 20, 'trial': 40}")
+
+
+def test_convergence_is_arviz_on_the_moving_entries_and_meets_no_bar_on_nan():
+    rng = np.random.default_rng(0)
+    mixing = rng.normal(size=(4, 300, 3))
+    mixing[..., 1] = 0.0  # fixed by a gauge: no ESS, no R-hat
+    apart = rng.normal(size=(4, 300)) + np.arange(4)[:, None]  # chains that disagree
+    reached = convergence({"a": mixing, "b": apart})
+    data = az.convert_to_dataset({"a": mixing[..., [0, 2]], "b": apart})
+    ess, rhat = az.ess(data, method="bulk"), az.rhat(data)
+    assert reached.least_ess == pytest.approx(min(float(ess["a"].min()), float(ess["b"])))
+    assert reached.largest_rhat == pytest.approx(float(rhat["b"]))
+    assert reached.largest_rhat > 1.5 and not reached.meets(1.0, 1.01)
+    alone = convergence({"a": mixing})
+    assert alone.meets(alone.least_ess, alone.largest_rhat + 1e-9)
+    assert not alone.meets(alone.least_ess + 1e-6, 2.0)
+    assert not Convergence(float("nan"), 1.0).meets(1.0, 1.01)
+    assert not Convergence(500.0, float("nan")).meets(1.0, 1.01)
+    with pytest.raises(ValueError, match="moves"):
+        convergence({"a": np.zeros((2, 10))})

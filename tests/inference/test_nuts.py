@@ -58,6 +58,11 @@ def test_nuts_starts_from_a_map_fit_and_samples_protocol(mvp_model, seed_data):
         ({"num_warmup": -1}, "num_warmup"),
         ({"target_accept_prob": 1.0}, "target_accept_prob"),
         ({"num_chains": 2.0}, "num_chains"),
+        ({"min_ess": -1}, "min_ess"),
+        ({"min_ess": 400, "max_rhat": 0.99}, "max_rhat"),
+        ({"min_ess": 400, "check_every": 1.5}, "check_every"),
+        ({"min_ess": 400, "num_samples": 1000, "check_every": 300}, "multiple"),
+        ({"min_ess": 400, "num_chains": 1}, "num_chains >= 2"),
     ],
 )
 def test_nuts_sampler_rejects_bad_settings(kwargs, match):
@@ -190,3 +195,39 @@ def test_the_rotation_is_fixed_by_default_for_the_full_wppm_only(mvp_model, seed
     assert pn.NUTSSampler().fix_rotations is None  # chosen by model at fit time
     with no_compilation(), pytest.raises(ValueError, match="MVP has no rotation"):
         pn.NUTSSampler(fix_rotations=True, progress_bar=False).fit(mvp_model, seed_data)
+
+
+@pytest.mark.slow
+def test_nuts_to_an_ess_bar_stops_early_with_the_exact_posterior(
+        mvp_model, seed_data, seed_posterior_moments):
+    mean, sd = seed_posterior_moments
+    sampler = pn.NUTSSampler(num_warmup=300, num_samples=2000, num_chains=4, seed=3,
+                             progress_bar=False, min_ess=400, check_every=50)
+    post = sampler.fit(mvp_model, seed_data)  # warnings are errors: the bar was met
+    assert post.mcmc is None and post.num_draws < 2000 and post.num_draws % 50 == 0
+    idata = post.to_inference_data(posterior_predictive=False)
+    assert float(az.ess(idata, method="bulk")["log_diag"].min()) >= 400
+    assert float(az.rhat(idata)["log_diag"].max()) <= 1.01
+    draws = np.asarray(post.samples["log_diag"])
+    # ESS >= 400: the mean's Monte Carlo error is under sd / 20
+    np.testing.assert_array_less(np.abs(draws.mean(0) - mean), 0.15 * sd)
+    np.testing.assert_allclose(draws.std(0), sd, rtol=0.15)
+
+
+@pytest.mark.filterwarnings("ignore:NUTS had")  # a short warm-up: mechanics only
+def test_nuts_short_of_its_ess_bar_warns_with_the_figures(mvp_model, seed_data):
+    sampler = pn.NUTSSampler(num_warmup=20, num_samples=40, num_chains=2,
+                             progress_bar=False, min_ess=1e6, check_every=20)
+    with pytest.warns(RuntimeWarning, match=r"num_samples=40 draws per chain without "
+                      r"reaching min_ess=1e\+06 and max_rhat=1.01 \(least bulk ESS"):
+        post = sampler.fit(mvp_model, seed_data)
+    assert post.draws["log_diag"].shape == (2, 40, 2)
+    assert post.extra_fields["num_steps"].shape == (2, 40)
+
+
+def test_an_ess_bar_needs_the_full_wppm_rotation_fixed(no_compilation):
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1))
+    sampler = pn.NUTSSampler(fix_rotations=False, min_ess=400, progress_bar=False)
+    data = full_data(model)
+    with no_compilation(), pytest.raises(ValueError, match="fix_rotations=True"):
+        sampler.fit(model, data)

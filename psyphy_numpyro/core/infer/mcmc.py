@@ -25,6 +25,7 @@ from numpyro.infer.initialization import init_to_median, init_to_value
 
 from psyphy_numpyro.core import checks as check
 from psyphy_numpyro.core.gauge import to_free
+from psyphy_numpyro.core.idata import Convergence, convergence
 from psyphy_numpyro.core.infer.map import shape_signature
 from psyphy_numpyro.core.infer.progress import say
 
@@ -80,7 +81,7 @@ def run_nuts(
     """
     num_warmup, num_samples, num_chains = check_run_lengths(num_warmup, num_samples,
                                                             num_chains)
-    check.open_unit_interval("target_accept_prob", target_accept_prob)
+    settings = _nuts_settings(target_accept_prob, dense_mass)
     if chain_init_params is not None:
         for site, value in chain_init_params.items():
             if jnp.shape(value)[:1] != (num_chains,):
@@ -90,11 +91,17 @@ def run_nuts(
                 )
         if num_chains == 1:  # NumPyro takes one chain's start without the axis
             chain_init_params = jax.tree.map(lambda x: x[0], chain_init_params)
-    settings = {"target_accept_prob": float(target_accept_prob), "dense_mass": bool(dense_mass)}
     return run_kernel(rng_key, NUTS, model, settings, model_args, model_kwargs,
                       init_params=init_params, num_warmup=num_warmup,
                       num_samples=num_samples, num_chains=num_chains,
                       progress_bar=progress_bar, chain_init_params=chain_init_params)
+
+
+def _nuts_settings(target_accept_prob: Any, dense_mass: Any) -> dict:
+    """NUTS's checked settings, as ``numpyro.infer.NUTS`` takes them."""
+    return {"target_accept_prob": check.open_unit_interval("target_accept_prob",
+                                                           target_accept_prob),
+            "dense_mass": bool(dense_mass)}
 
 
 def check_run_lengths(num_warmup: Any, num_samples: Any, num_chains: Any
@@ -104,6 +111,112 @@ def check_run_lengths(num_warmup: Any, num_samples: Any, num_chains: Any
     num_samples = check.iterations("num_samples", num_samples)
     check.iterations("num_warmup + num_samples", num_warmup + num_samples)
     return num_warmup, num_samples, check.positive_int("num_chains", num_chains)
+
+
+class StoppedRun(NamedTuple):
+    """The draws of :func:`run_nuts_until`, and how well they had mixed at the stop."""
+
+    #: Every recorded site by chain, ``{site: (num_chains, num_draws, ...)}``.
+    draws: dict
+    #: :data:`SAMPLE_STATS_FIELDS` by chain, ``(num_chains, num_draws)``.
+    extra_fields: dict
+    #: Least bulk ESS and largest R-hat over the draws' moving entries.
+    convergence: Convergence
+    #: Whether ``convergence`` met the bars (False: it stopped at ``max_samples``).
+    met: bool
+
+
+def run_nuts_until(
+    rng_key: jax.Array,
+    model: Callable[..., None],
+    *model_args: Any,
+    min_ess: float,
+    max_rhat: float = 1.01,
+    check_every: int = 100,
+    num_warmup: int,
+    max_samples: int,
+    num_chains: int = 4,
+    init_params: dict | None = None,
+    chain_init_params: dict | None = None,
+    target_accept_prob: float = 0.8,
+    dense_mass: bool = False,
+    progress_bar: bool = True,
+    **model_kwargs: Any,
+) -> StoppedRun:
+    """Sample with NUTS until every entry reaches a bulk ESS and R-hat bar.
+
+    The run is :func:`run_nuts` with ``check_every`` kept draws per chain,
+    continued (warm-up done, the same adapted step size and mass matrix) in
+    blocks of ``check_every`` draws until the least bulk ESS over every
+    moving entry of every recorded site is at least ``min_ess`` and the
+    largest R-hat at most ``max_rhat`` (:func:`~psyphy_numpyro.core.idata.convergence`),
+    or ``max_samples`` draws per chain are kept. The draws are those of one
+    uninterrupted run of the same length. Only identified sites should be
+    recorded: a site the posterior does not pin down (the full WPPM's ``W``
+    with its rotation free) never mixes and runs to ``max_samples``. The
+    parameters not listed below are :func:`run_nuts`'s; with ``progress_bar``,
+    a line on stderr after each check says where the figures stand.
+
+    Parameters
+    ----------
+    min_ess, max_rhat
+        The bars (ESS over all chains' draws).
+    check_every
+        Kept draws per chain between checks (at least 4); a divisor of
+        ``max_samples``.
+    num_warmup, max_samples
+        Warm-up iterations and the most kept draws per chain.
+    num_chains
+        At least 2: R-hat compares chains.
+    """
+    min_ess, max_rhat, check_every = check_stopping(min_ess, max_rhat, check_every,
+                                                     max_samples, num_chains)
+    mcmc = run_nuts(rng_key, model, *model_args, num_warmup=num_warmup,
+                    num_samples=check_every, num_chains=num_chains,
+                    init_params=init_params, chain_init_params=chain_init_params,
+                    target_accept_prob=target_accept_prob, dense_mass=dense_mass,
+                    progress_bar=progress_bar, **model_kwargs)
+    settings = _nuts_settings(target_accept_prob, dense_mass)
+    blocks = []
+    while True:
+        fields = mcmc.get_extra_fields(group_by_chain=True)
+        blocks.append((mcmc.get_samples(group_by_chain=True),
+                       {name: fields[name] for name in SAMPLE_STATS_FIELDS}))
+        draws, fields = (jax.tree.map(lambda *x: np.concatenate(x, axis=1), *part)
+                         for part in zip(*blocks))
+        reached = convergence(draws)
+        met = reached.meets(min_ess, max_rhat)
+        kept = len(blocks) * check_every
+        if progress_bar:
+            say(f"NUTS: {kept} draws per chain, least bulk ESS {reached.least_ess:.0f}, "
+                f"largest R-hat {reached.largest_rhat:.3f}: "
+                + ("done" if met else "stopping at max_samples" if kept >= max_samples
+                   else "continuing"))
+        if met or kept >= max_samples:
+            return StoppedRun(draws, fields, reached, met)
+        state = mcmc.last_state
+        mcmc = run_kernel(state.rng_key, NUTS, model, settings, model_args, model_kwargs,
+                          init_params=None, num_warmup=num_warmup,
+                          num_samples=check_every, num_chains=num_chains,
+                          progress_bar=progress_bar, post_warmup_state=state)
+
+
+def check_stopping(min_ess: Any, max_rhat: Any, check_every: Any, max_samples: Any,
+                   num_chains: Any) -> tuple[float, float, int]:
+    """Checked bars and check interval of :func:`run_nuts_until`."""
+    min_ess = check.positive("min_ess", min_ess)
+    max_rhat = check.positive("max_rhat", max_rhat)
+    if max_rhat <= 1.0:
+        raise ValueError(f"max_rhat must be above 1, got {max_rhat}.")
+    # ArviZ's ESS and R-hat need 2 chains of 4 draws at least
+    check_every = check.positive_int("check_every", check_every, minimum=4)
+    if check.iterations("max_samples", max_samples) % check_every:
+        raise ValueError(f"max_samples ({max_samples}) must be a multiple of "
+                         f"check_every ({check_every}).")
+    if check.positive_int("num_chains", num_chains) < 2:
+        raise ValueError(f"A run to an R-hat bar needs num_chains >= 2 (R-hat compares "
+                         f"chains), got {num_chains}.")
+    return min_ess, max_rhat, check_every
 
 
 def init_strategy(init_params: dict | None) -> Any:
@@ -134,7 +247,8 @@ def run_kernel(rng_key: jax.Array, kernel_type: type, model: Callable[..., None]
                settings: dict, model_args: tuple, model_kwargs: dict, *,
                init_params: dict | None, num_warmup: int, num_samples: int,
                num_chains: int, progress_bar: bool,
-               chain_init_params: dict | None = None) -> MCMC:
+               chain_init_params: dict | None = None,
+               post_warmup_state: Any = None) -> MCMC:
     """Run ``kernel_type(model, **settings)`` with this package's chain policy.
 
     Chains run in parallel when there are enough devices and vectorised
@@ -149,6 +263,9 @@ def run_kernel(rng_key: jax.Array, kernel_type: type, model: Callable[..., None]
     kernel settings, run lengths and chains as one of the 8 runs before
     reuses that run's MCMC object and compiled sampler (:func:`kept_mcmc`);
     data and starts may differ. Returns an MCMC object of its own.
+
+    With ``post_warmup_state`` (a run's ``last_state``) the run continues
+    from it, without warm-up, for ``num_samples`` more draws.
     """
     parallel = jax.local_device_count() >= num_chains
     chain_method = "parallel" if parallel else "vectorized"
@@ -173,8 +290,10 @@ def run_kernel(rng_key: jax.Array, kernel_type: type, model: Callable[..., None]
         kept.signatures.add(signature)
     run_args = dict(extra_fields=SAMPLE_STATS_FIELDS, init_params=chain_init_params,
                     **model_kwargs)
+    mcmc.post_warmup_state = post_warmup_state
     try:
-        if progress_bar and not compiled and (num_chains == 1 or not parallel):
+        if (progress_bar and not compiled and post_warmup_state is None
+                and (num_chains == 1 or not parallel)):
             compile_mcmc(mcmc, rng_key, *model_args, **run_args)
         with contextlib.nullcontext() if progress_bar else _without_bar():
             mcmc.run(rng_key, *model_args, **run_args)
@@ -186,6 +305,7 @@ def run_kernel(rng_key: jax.Array, kernel_type: type, model: Callable[..., None]
         if kept is not None:
             # its initial states are keyed by the ids of this run's arguments
             mcmc._init_state_cache.clear()
+            mcmc.post_warmup_state = None
             kept.lock.release()
     if kept is None:
         return mcmc

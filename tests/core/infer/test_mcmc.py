@@ -1,8 +1,10 @@
-"""run_nuts: its sample statistics, rotated starts for the chains, kept samplers."""
+"""run_nuts: its sample statistics, rotated starts for the chains, kept samplers;
+run_nuts_until against one uninterrupted run and ArviZ."""
 
 import sys
 import warnings
 
+import arviz as az
 import jax
 import numpy as np
 import pytest
@@ -87,3 +89,58 @@ def test_a_run_without_bar_writes_nothing_and_keeps_its_warnings(capsys):
     with pytest.warns(UserWarning, match="raised inside"):
         run()
     assert capsys.readouterr().err == ""
+
+
+def test_a_run_to_a_bar_continues_one_run_and_stops_at_the_first_check_that_meets_it(
+        mvp_model, seed_data):
+    from psyphy_numpyro.core.infer.mcmc import SAMPLE_STATS_FIELDS, run_nuts_until
+
+    trials = mvp_model.trials(seed_data)
+    args = (mvp_model.numpyro_model, trials.ref, trials.probe, trials.responses)
+    run = dict(num_warmup=100, num_chains=3, progress_bar=False)
+    # with a bar no run reaches, it is one run of max_samples, in blocks
+    whole = pn.run_nuts(jax.random.PRNGKey(0), *args, num_samples=60, **run)
+    blocks = run_nuts_until(jax.random.PRNGKey(0), *args, min_ess=1e9, check_every=20,
+                            max_samples=60, **run)
+    assert not blocks.met
+    np.testing.assert_array_equal(blocks.draws["log_diag"],
+                                  whole.get_samples(group_by_chain=True)["log_diag"])
+    fields = whole.get_extra_fields(group_by_chain=True)
+    assert set(blocks.extra_fields) == set(SAMPLE_STATS_FIELDS)
+    for name in SAMPLE_STATS_FIELDS:
+        np.testing.assert_array_equal(blocks.extra_fields[name], fields[name])
+
+    stopped = run_nuts_until(jax.random.PRNGKey(1), *args, min_ess=300, check_every=25,
+                             max_samples=1000, **run)
+    draws = np.asarray(stopped.draws["log_diag"])
+    kept = draws.shape[1]
+    assert stopped.met and kept % 25 == 0 and kept < 1000
+
+    def figures(n):  # ArviZ on the first n draws per chain
+        data = az.convert_to_dataset({"x": draws[:, :n]})
+        return (float(az.ess(data, method="bulk")["x"].min()),
+                float(az.rhat(data)["x"].max()))
+
+    assert stopped.convergence == pytest.approx(figures(kept))
+    assert figures(kept)[0] >= 300 and figures(kept)[1] <= 1.01
+    for n in range(25, kept, 25):  # every earlier check fell short
+        ess, rhat = figures(n)
+        assert ess < 300 or rhat > 1.01
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"min_ess": 0}, "min_ess"),
+    ({"max_rhat": 1.0}, "max_rhat"),
+    ({"check_every": 3}, "check_every"),
+    ({"max_samples": 50}, "multiple of check_every"),
+    ({"num_chains": 1}, "num_chains >= 2"),
+    ({"num_warmup": -1}, "num_warmup"),
+])
+def test_a_run_to_a_bar_refuses_bad_settings_before_compiling(kwargs, match, mvp_model,
+                                                              no_compilation):
+    from psyphy_numpyro.core.infer.mcmc import run_nuts_until
+
+    settings = dict(min_ess=100, check_every=20, num_warmup=10, max_samples=100,
+                    progress_bar=False) | kwargs
+    with no_compilation(), pytest.raises(ValueError, match=match):
+        run_nuts_until(jax.random.PRNGKey(0), mvp_model.numpyro_model, **settings)
