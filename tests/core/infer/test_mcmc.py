@@ -92,7 +92,7 @@ def test_a_run_without_bar_writes_nothing_and_keeps_its_warnings(capsys):
 
 
 def test_a_run_to_a_bar_continues_one_run_and_stops_at_the_first_check_that_meets_it(
-        mvp_model, seed_data):
+        mvp_model, seed_data, no_compilation):
     from psyphy_numpyro.core.infer.mcmc import SAMPLE_STATS_FIELDS, run_nuts_until
 
     trials = mvp_model.trials(seed_data)
@@ -103,6 +103,10 @@ def test_a_run_to_a_bar_continues_one_run_and_stops_at_the_first_check_that_meet
     blocks = run_nuts_until(jax.random.PRNGKey(0), *args, min_ess=1e9, check_every=20,
                             max_samples=60, **run)
     assert not blocks.met
+    with no_compilation():  # every block, first or continued, runs the kept sampler
+        again = run_nuts_until(jax.random.PRNGKey(0), *args, min_ess=1e9,
+                               check_every=20, max_samples=60, **run)
+    np.testing.assert_array_equal(again.draws["log_diag"], blocks.draws["log_diag"])
     np.testing.assert_array_equal(blocks.draws["log_diag"],
                                   whole.get_samples(group_by_chain=True)["log_diag"])
     fields = whole.get_extra_fields(group_by_chain=True)
