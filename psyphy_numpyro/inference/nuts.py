@@ -160,7 +160,8 @@ class NUTSSampler(InferenceEngine):
         self.min_ess, self.max_rhat, self.check_every = min_ess, max_rhat, check_every
         if min_ess is not None:
             self.min_ess, self.max_rhat, self.check_every = check_stopping(
-                min_ess, max_rhat, check_every, self.num_samples, self.num_chains)
+                min_ess, max_rhat, check_every, self.num_samples, self.num_chains,
+                "num_samples")
 
     def fit(self, model: Any, data: Any, init_params: Any = None) -> NUTSPosterior:
         """Sample the posterior of ``model`` given ``data``.

@@ -61,7 +61,8 @@ def test_nuts_starts_from_a_map_fit_and_samples_protocol(mvp_model, seed_data):
         ({"min_ess": -1}, "min_ess"),
         ({"min_ess": 400, "max_rhat": 0.99}, "max_rhat"),
         ({"min_ess": 400, "check_every": 1.5}, "check_every"),
-        ({"min_ess": 400, "num_samples": 1000, "check_every": 300}, "multiple"),
+        ({"min_ess": 400, "num_samples": 1000, "check_every": 300},
+         r"num_samples \(1000\) must be a multiple of check_every"),
         ({"min_ess": 400, "num_chains": 1}, "num_chains >= 2"),
     ],
 )

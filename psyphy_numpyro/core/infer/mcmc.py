@@ -202,16 +202,21 @@ def run_nuts_until(
 
 
 def check_stopping(min_ess: Any, max_rhat: Any, check_every: Any, max_samples: Any,
-                   num_chains: Any) -> tuple[float, float, int]:
-    """Checked bars and check interval of :func:`run_nuts_until`."""
+                   num_chains: Any, samples_name: str = "max_samples"
+                   ) -> tuple[float, float, int]:
+    """Checked bars and check interval of :func:`run_nuts_until`.
+
+    ``samples_name`` names ``max_samples`` in the errors (``NUTSSampler``'s
+    ``num_samples``).
+    """
     min_ess = check.positive("min_ess", min_ess)
     max_rhat = check.positive("max_rhat", max_rhat)
     if max_rhat <= 1.0:
         raise ValueError(f"max_rhat must be above 1, got {max_rhat}.")
     # ArviZ's ESS and R-hat need 2 chains of 4 draws at least
     check_every = check.positive_int("check_every", check_every, minimum=4)
-    if check.iterations("max_samples", max_samples) % check_every:
-        raise ValueError(f"max_samples ({max_samples}) must be a multiple of "
+    if check.iterations(samples_name, max_samples) % check_every:
+        raise ValueError(f"{samples_name} ({max_samples}) must be a multiple of "
                          f"check_every ({check_every}).")
     if check.positive_int("num_chains", num_chains) < 2:
         raise ValueError(f"A run to an R-hat bar needs num_chains >= 2 (R-hat compares "

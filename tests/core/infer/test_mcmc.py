@@ -146,5 +146,6 @@ def test_a_run_to_a_bar_refuses_bad_settings_before_compiling(kwargs, match, mvp
 
     settings = dict(min_ess=100, check_every=20, num_warmup=10, max_samples=100,
                     progress_bar=False) | kwargs
+    key = jax.random.PRNGKey(0)
     with no_compilation(), pytest.raises(ValueError, match=match):
-        run_nuts_until(jax.random.PRNGKey(0), mvp_model.numpyro_model, **settings)
+        run_nuts_until(key, mvp_model.numpyro_model, **settings)
