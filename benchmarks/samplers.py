@@ -38,7 +38,6 @@ import time
 import warnings
 from pathlib import Path
 
-import arviz as az
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -51,6 +50,7 @@ import nuts_full  # noqa: E402  (the study, shared)
 
 import psyphy_numpyro as pn  # noqa: E402
 from psyphy_numpyro.core.gauge import from_free, gauge_fixed_model, principal_frame, to_free  # noqa: E402
+from psyphy_numpyro.core.idata import convergence  # noqa: E402
 from psyphy_numpyro.core.readouts import reference_grid  # noqa: E402
 
 
@@ -131,10 +131,7 @@ def summarize(name, model, scale, frame, result, args):
     W = np.asarray(jax.vmap(lambda f: from_free(f, scale, frame)[0])(
         jnp.asarray(free.reshape(C * D, -1)))).reshape(C, D, *scale.shape)
     draws = {"W": W, **nuts_full.sigma_quantities(model, W, reference_grid(5))}
-    ess = min(float(np.min(az.ess(az.convert_to_dataset({k: v}))[k].values))
-              for k, v in draws.items())
-    rhat = max(float(np.max(az.rhat(az.convert_to_dataset({k: v}))[k].values))
-               for k, v in draws.items())
+    ess, rhat = convergence(draws)  # over the entries that move (not the gauge's zeros)
     rate = ess / steps.sum()
     return {"name": name, "warm_grads": int(warm_steps.sum()),
             "kept_grads": int(steps.sum()), "steps": float(steps.mean()),
