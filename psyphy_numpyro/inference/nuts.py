@@ -43,7 +43,8 @@ LONG_RUN_SECONDS = 600.0
 def announce_run(fitter: str, model: Any, switched: bool, numpyro_model: Any,
                  model_args: tuple, model_kwargs: dict, *, num_chains: int,
                  iterations: int, gradients: tuple[int, int, int],
-                 progress: bool, rng_key: jax.Array) -> RunEstimate | None:
+                 progress: bool, rng_key: jax.Array,
+                 stops_early: bool = False) -> RunEstimate | None:
     """Before an MCMC run of the full WPPM: its estimated duration, said and warned.
 
     With ``progress``, one line on stderr gives the estimate
@@ -52,7 +53,9 @@ def announce_run(fitter: str, model: Any, switched: bool, numpyro_model: Any,
     estimator a ``UserWarning`` gives the estimate and what to change, when
     ``"quadrature"`` would apply (the Monte Carlo rule was chosen explicitly)
     or the run should take over :data:`LONG_RUN_SECONDS`. Nothing is timed for
-    the MVP, or without progress output for a deterministic estimator.
+    the MVP, or without progress output for a deterministic estimator. With
+    ``stops_early`` (an ESS bar may end the run sooner) ``iterations`` is the
+    most the run takes, and the line says so.
     """
     monte_carlo = not model.is_mvp and model.needs_draws
     if model.is_mvp or not (progress or monte_carlo):
@@ -63,8 +66,9 @@ def announce_run(fitter: str, model: Any, switched: bool, numpyro_model: Any,
     estimate = RunEstimate(seconds, iterations, gradients)
     num_trials = int(model_args[0].shape[0])
     if progress:
-        say(f"{fitter}: {num_chains} chain(s) x {iterations} iterations on {num_trials} "
-            f"trials, {estimator_note(model, switched)}: {estimate.describe()}.")
+        most = "up to " if stops_early else ""
+        say(f"{fitter}: {num_chains} chain(s) x {most}{iterations} iterations on "
+            f"{num_trials} trials, {estimator_note(model, switched)}: {estimate.describe()}.")
     config = model.task.config
     misfit = quadrature_misfit(model.prior, model.noise, config.bandwidth)
     if monte_carlo and (misfit is None or estimate.seconds[1] > LONG_RUN_SECONDS):
@@ -211,7 +215,7 @@ class NUTSSampler(InferenceEngine):
                      tuple(trials), model_kwargs, num_chains=self.num_chains,
                      iterations=self.num_warmup + self.num_samples,
                      gradients=NUTS_GRADIENTS, progress=self.progress_bar,
-                     rng_key=keys.init)
+                     rng_key=keys.init, stops_early=self.min_ess is not None)
         run = dict(num_warmup=self.num_warmup, num_chains=self.num_chains,
                    init_params=init_params, chain_init_params=chain_init,
                    target_accept_prob=self.target_accept_prob, dense_mass=self.dense_mass,

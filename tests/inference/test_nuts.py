@@ -8,6 +8,8 @@ import pytest
 
 import psyphy_numpyro as pn
 from psyphy_numpyro.core.infer.mcmc import clear_samplers
+from psyphy_numpyro.core.infer.progress import NUTS_GRADIENTS
+from psyphy_numpyro.inference.nuts import announce_run
 
 
 @pytest.mark.slow
@@ -232,3 +234,21 @@ def test_an_ess_bar_needs_the_full_wppm_rotation_fixed(no_compilation):
     data = full_data(model)
     with no_compilation(), pytest.raises(ValueError, match="fix_rotations=True"):
         sampler.fit(model, data)
+
+
+def test_a_run_to_an_ess_bar_announces_the_most_iterations_it_may_take(capsys,
+                                                                       monkeypatch):
+    # with min_ess the run may stop sooner: the line before sampling says the
+    # iterations (and so its estimate) are the most it takes
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    config = pn.OddityTaskConfig(estimator="quadrature", quadrature=(4, 2, 4))
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1), pn.OddityTask(config=config))
+    trials = model.trials(full_data(model))
+    estimate = announce_run("NUTSSampler", model, False, model.numpyro_model,
+                            tuple(trials), {}, num_chains=2, iterations=300,
+                            gradients=NUTS_GRADIENTS, progress=True,
+                            rng_key=jax.random.PRNGKey(0), stops_early=True)
+    said = capsys.readouterr().err
+    assert "NUTSSampler: 2 chain(s) x up to 300 iterations on 60 trials" in said
+    assert estimate.iterations == 300 and estimate.describe() in said
