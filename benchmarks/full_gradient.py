@@ -331,6 +331,26 @@ def machine() -> dict:
     }
 
 
+def platforms(requested: str) -> list[str]:
+    """The JAX platforms to time on: every one present for ``"all"``, else those
+    named (comma-separated), each checked to be present."""
+    import jax
+
+    present = []
+    for name in ("cpu", "gpu", "tpu"):
+        try:
+            jax.devices(name)
+        except RuntimeError:  # no such backend here
+            continue
+        present.append(name)
+    names = present if requested == "all" else requested.split(",")
+    missing = [n for n in names if n not in present]
+    if missing:
+        raise SystemExit(f"--platforms: {', '.join(missing)} not present here "
+                         f"(present: {', '.join(present)}).")
+    return names
+
+
 def describe_machine(info: dict) -> str:
     v = ", ".join(f"{k} {x}" for k, x in info["versions"].items())
     return (
@@ -579,19 +599,21 @@ def _flops_worker(num_samples: int) -> dict:
     }
 
 
-def _peak_worker(size: int, repeats: int) -> dict:
-    """float32 matmul and fused elementwise rates (GFLOP/s) of the JAX CPU backend.
+def _peak_worker(size: int, repeats: int, elements: int = 2**22) -> dict:
+    """float32 matmul and fused elementwise rates (GFLOP/s) of JAX's default device.
 
     The elementwise rate is that of 16 independent chains of 8 multiply-adds per
-    element of 2**22 float32 values, which XLA fuses into one vectorised loop:
-    the throughput ceiling for elementwise work like the ``"mc"`` kernel's.
+    element of ``elements`` float32 values, which XLA fuses into one vectorised
+    loop: the throughput ceiling for elementwise work like the ``"mc"`` kernel's.
+    The matmul runs at full float32 precision (no TF32 on GPUs).
     """
     import jax
     import jax.numpy as jnp
 
     a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
     b = jax.random.normal(jax.random.PRNGKey(1), (size, size), jnp.float32)
-    res = compile_and_time(jnp.dot, (a, b), lambda out, args: args, repeats)
+    with jax.default_matmul_precision("float32"):
+        res = compile_and_time(jnp.dot, (a, b), lambda out, args: args, repeats)
     flops = 2.0 * size**3
     chains, length = 16, 8
 
@@ -601,7 +623,7 @@ def _peak_worker(size: int, repeats: int) -> dict:
             ys = [y * (1.0 - 1e-4 * i) + 1e-3 * (j + 1) for j, y in enumerate(ys)]
         return sum(ys[1:], ys[0])
 
-    x = jax.random.normal(jax.random.PRNGKey(2), (2**22,), jnp.float32)
+    x = jax.random.normal(jax.random.PRNGKey(2), (elements,), jnp.float32)
     ew = compile_and_time(fma_chains, (x,), lambda out, args: args, repeats)
     ew_flops = 2.0 * chains * length * x.size
     return {

@@ -19,8 +19,11 @@ median wall time of ``--repeats`` calls. The peak rows are measured in the
 same process: a float32 2,048 x 2,048 matmul, and fused elementwise
 multiply-adds (``full_gradient.py``'s ``peak`` worker).
 
-Run ``python benchmarks/kernel_rates.py`` (about a minute; ``--quick`` for
-a smoke run).
+Every row runs on each platform JAX finds (the CPU, and a GPU when one is
+present), or on those named by ``--platforms``; rows on an accelerator give
+its time beside the CPU's (``x cpu``) and its own peaks. Run ``python
+benchmarks/kernel_rates.py`` (about a minute on 2 cores; ``--quick`` for a
+smoke run).
 """
 
 from __future__ import annotations
@@ -106,12 +109,28 @@ def measure(name: str, num_trials: int, num_samples: int, repeats: int) -> dict:
             "gflops": work / timed["median_s"] / 1e9}
 
 
+def on_platform(platform: str, args) -> tuple[dict, list[dict]]:
+    """The peaks and the rows, measured on ``platform``'s first device."""
+    import jax
+
+    cpu = platform == "cpu"
+    size = (1024 if args.quick else 2048) if cpu else 8192
+    with jax.default_device(jax.devices(platform)[0]):
+        peak = fg._peak_worker(size, max(args.repeats, 5), 2**22 if cpu else 2**26)
+        rows = [measure(name, args.trials, args.samples, args.repeats)
+                for name in ("quadrature", "quadrature_plain", "mc", "mc_256")]
+    peak["device"] = jax.devices(platform)[0].device_kind
+    return peak, [dict(r, platform=platform) for r in rows]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=6000)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--quick", action="store_true", help="600 trials x 200 samples")
+    parser.add_argument("--platforms", default="all",
+                        help="cpu, gpu, ... comma-separated (default: all present)")
     args = parser.parse_args(argv)
     if args.quick:
         args.trials, args.samples, args.repeats = 600, 200, 3
@@ -120,26 +139,32 @@ def main(argv: list[str] | None = None) -> int:
     info = fg.machine()
     print(f"# {fg.describe_machine(info)}; load {fg.loadavg_str(info['loadavg'])}")
     start = time.perf_counter()
-    peak = fg._peak_worker(1024 if args.quick else 2048, max(args.repeats, 5))
-    rows = [measure(name, args.trials, args.samples, args.repeats)
-            for name in ("quadrature", "quadrature_plain", "mc", "mc_256")]
-    matmul = peak["gflops_median"]
+    measured = {p: on_platform(p, args) for p in fg.platforms(args.platforms)}
+    for platform, (peak, _) in measured.items():
+        print(f"# {platform}: {peak['device']}")
     print(f"# {args.trials} trials; mc with {args.samples} fixed draws per trial; "
           f"median of {args.repeats} calls")
-    print(f"{'gradient':18s} {'chunk':>6s} {'GFLOP':>7s} {'wall ms':>8s} {'CPU ms':>8s} "
-          f"{'GFLOP/s':>8s} {'% of matmul':>11s} {'x previous':>10s}")
+    print(f"{'platform':8s} {'gradient':18s} {'chunk':>6s} {'GFLOP':>7s} {'wall ms':>8s} "
+          f"{'CPU ms':>8s} {'GFLOP/s':>8s} {'% of matmul':>11s} {'x previous':>10s} "
+          f"{'x cpu':>6s}")
     previous = {"quadrature": "quadrature_plain", "mc": "mc_256"}
-    by_name = {r["name"]: r for r in rows}
-    for r in rows:
-        before = by_name.get(previous.get(r["name"], ""))
-        ratio = f"{before['median_s'] / r['median_s']:10.2f}" if before else f"{'':>10s}"
-        print(f"{r['name']:18s} {r['chunk']:6d} {r['gflop']:7.2f} {1e3 * r['median_s']:8.1f} "
-              f"{1e3 * r['cpu_s']:8.1f} {r['gflops']:8.1f} {100 * r['gflops'] / matmul:10.1f}% "
-              f"{ratio}")
-    print(f"{'peak: matmul':18s} {'':6s} {'':7s} {'':8s} {'':8s} {matmul:8.1f} {100.0:10.1f}%")
-    print(f"{'peak: elementwise':18s} {'':6s} {'':7s} {'':8s} {'':8s} "
-          f"{peak['elementwise_gflops_median']:8.1f} "
-          f"{100 * peak['elementwise_gflops_median'] / matmul:10.1f}%")
+    on_cpu = {r["name"]: r for r in measured.get("cpu", (None, []))[1]}
+    for platform, (peak, rows) in measured.items():
+        matmul = peak["gflops_median"]
+        by_name = {r["name"]: r for r in rows}
+        for r in rows:
+            before = by_name.get(previous.get(r["name"], ""))
+            ratio = f"{before['median_s'] / r['median_s']:10.2f}" if before else f"{'':>10s}"
+            cpu = on_cpu.get(r["name"]) if platform != "cpu" else None
+            vs_cpu = f"{cpu['median_s'] / r['median_s']:6.1f}" if cpu else f"{'':>6s}"
+            print(f"{platform:8s} {r['name']:18s} {r['chunk']:6d} {r['gflop']:7.2f} "
+                  f"{1e3 * r['median_s']:8.1f} {1e3 * r['cpu_s']:8.1f} {r['gflops']:8.1f} "
+                  f"{100 * r['gflops'] / matmul:10.1f}% {ratio} {vs_cpu}")
+        print(f"{platform:8s} {'peak: matmul':18s} {peak['size']:6d} {'':7s} {'':8s} {'':8s} "
+              f"{matmul:8.1f} {100.0:10.1f}%")
+        elementwise = peak["elementwise_gflops_median"]
+        print(f"{platform:8s} {'peak: elementwise':18s} {'':6s} {'':7s} {'':8s} {'':8s} "
+              f"{elementwise:8.1f} {100 * elementwise / matmul:10.1f}%")
     print(f"# load after {fg.loadavg_str(os.getloadavg())}; "
           f"{statistics.fsum([time.perf_counter() - start]):.0f} s")
     return 0

@@ -26,7 +26,12 @@ simulated from one known field drawn from the prior. Steps:
    :math:`\Sigma_{11}, \Sigma_{12}, \Sigma_{22}` at a 5 x 5 grid of
    references; how far each chain turned along the rotation orbit.
 
-5. With ``--min-ess``, before the main run, the same run with
+5. With more than one platform (``--platforms``; by default every one JAX
+   finds, so a GPU when one is present), the main run again on each, its
+   chains vectorised there, printed with its wall-time ratio to the CPU's.
+   Pilots and the stopped run use the first platform.
+
+6. With ``--min-ess``, before the main run, the same run with
    ``NUTSSampler(min_ess=...)`` (so that it pays for any compilation the two
    share): the same warm-up and draws, stopped at the first check (every
    ``--check-every`` draws per chain) where every sampled entry has bulk ESS
@@ -79,6 +84,9 @@ import optax
 with warnings.catch_warnings():  # arviz 0.23 announces its refactor on import
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import full_gradient as fg  # noqa: E402  (the benchmarks' shared helpers)
 
 import psyphy_numpyro as pn
 from psyphy_numpyro.core.design import comparisons_along_directions, reference_points
@@ -308,6 +316,9 @@ def parse_args(argv):
                    "(NUTSSampler(min_ess=...), --samples draws at most), side by side")
     p.add_argument("--check-every", type=int, default=50,
                    help="draws per chain between the checks of --min-ess")
+    p.add_argument("--platforms", default="all",
+                   help="cpu, gpu, ... comma-separated: the main run on each "
+                   "(default: every platform present)")
     p.add_argument("--progress", action="store_true",
                    help="NumPyro's progress bars (to stderr)")
     args = p.parse_args(argv)
@@ -329,6 +340,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    platforms = fg.platforms(args.platforms)
     model = make_model(args)
     report = {"args": vars(args), "machine": {
         "cpus": os.cpu_count(), "platform": platform.platform(),
@@ -392,9 +404,18 @@ def main(argv=None) -> int:
                                    warmup=args.warmup, samples=args.samples,
                                    seed=args.seed + 20, min_ess=args.min_ess)
         stopped = report["stopped"] = summarize_run(model, W_stop, W_map, refs, info)
-    _, W, info = run_nuts(model, data, map_fit, args, dense=dense,
-                          warmup=args.warmup, samples=args.samples, seed=args.seed + 20)
-    main_run = summarize_run(model, W, W_map, refs, info)
+    by_platform = {}
+    for name in platforms:  # the first is the main run; others print beside it
+        with jax.default_device(jax.devices(name)[0]):
+            _, W_run, info = run_nuts(model, data, map_fit, args, dense=dense,
+                                      warmup=args.warmup, samples=args.samples,
+                                      seed=args.seed + 20)
+        kind = jax.devices(name)[0].device_kind
+        info["platform"] = name if kind == name else f"{name} ({kind})"
+        by_platform[name] = summarize_run(model, W_run, W_map, refs, info)
+        if name == platforms[0]:
+            W = W_run
+    main_run = by_platform[platforms[0]]
     # the truth inside the 90% band of each Sigma entry (identified quantities)
     sig = sigma_quantities(model, W, refs)
     inside = []
@@ -403,13 +424,20 @@ def main(argv=None) -> int:
         inside.append((lo <= s_true[:, a, b]) & (s_true[:, a, b] <= hi))
     main_run["sigma_truth_in_90_band"] = float(np.mean(inside))
     report["main"] = main_run
+    report["main_by_platform"] = by_platform
     report["total_seconds"] = time.perf_counter() - t0
     report["total_cpu_seconds"] = time.process_time() - cpu0
     report["machine"]["load_average_end"] = os.getloadavg()
-    print(format_run("main run", main_run), flush=True)
+    print(format_run(f"main run on {main_run['platform']}", main_run), flush=True)
     print(f"   true Sigma(x) entries inside their 90% bands: "
           f"{100 * main_run['sigma_truth_in_90_band']:.0f}% of {3 * refs.shape[0]}",
           flush=True)
+    for name in platforms[1:]:
+        other = by_platform[name]
+        print(format_run(f"the same run on {other['platform']}", other), flush=True)
+        print(f"   against {platforms[0]}: wall time x"
+              f"{other['seconds'] / main_run['seconds']:.2f}, least bulk ESS per second "
+              f"x{other['ess_min_per_s'] / main_run['ess_min_per_s']:.2f}", flush=True)
     if stopped is not None:
         print(format_run(f"stopped at bulk ESS >= {args.min_ess:g}, R-hat <= 1.01",
                          stopped), flush=True)
