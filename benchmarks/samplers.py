@@ -1,13 +1,21 @@
-r"""Exact samplers on the full WPPM, per gradient: NUTS (NumPyro) against ChEES-HMC (BlackJAX).
+r"""Exact samplers on the full WPPM, per gradient: NUTS (NumPyro), in two bases, and ChEES-HMC.
 
 Issue 17 asks whether another exact sampler reaches R-hat <= 1.01 and bulk
-ESS >= 400 with fewer gradients than NUTS. Both contenders sample the same
+ESS >= 400 with fewer gradients than NUTS. Every contender samples the same
 gauge-fixed posterior (``gauge_fixed_model``, the block on the MAP's principal
 axes, as ``NUTSSampler(fix_rotations=True)``) of ``nuts_full.py``'s study, from
 the same starts (the MAP plus N(0, 0.1^2) noise in the free coordinates):
 
 - ``nuts``: NumPyro's NUTS, diagonal mass matrix adapted in the warm-up,
   target acceptance 0.8 (the package's default sampler);
+- ``nuts_laplace``: the same NUTS in the eigenbasis of the Laplace
+  approximation: the mode polished by L-BFGS from the MAP, the Hessian ``H``
+  of the potential there, and NumPyro's diagonal adaptation over ``z`` with
+  ``x = mode + V diag(lambda)^(-1/2) z`` (``H = V diag(lambda) V'``). A linear
+  map with a constant Jacobian: the same posterior, with a dense mass matrix
+  whose axes are the Hessian's and whose scales the warm-up adapts. The
+  mode and Hessian are timed and counted in gradients (an L-BFGS
+  evaluation is one, the Hessian ``2 x`` its size);
 - ``chees``: BlackJAX's jittered HMC with the step size, trajectory length and
   a diagonal mass matrix adapted by ChEES over the chains (Adam, learning rate
   0.025, target acceptance 0.651).
@@ -27,6 +35,8 @@ Usage::
     python benchmarks/samplers.py                      # 500 trials, 8 chains, 400 + 600
     python benchmarks/samplers.py --quick              # a few minutes
     python benchmarks/samplers.py --trials 2000 --chains 8 --warmup 400 --samples 400
+    python benchmarks/samplers.py --trials 2000 --chains 4 --warmup 150 --samples 300 \
+        --contenders nuts_laplace,nuts
 """
 
 from __future__ import annotations
@@ -94,6 +104,53 @@ def run_nuts(target, starts, args):
     steps = np.asarray(extra["num_steps"])
     kept = (time.perf_counter() - t, time.process_time() - c)
     return free, warm_steps, steps, int(np.sum(extra["diverging"])), warm, kept
+
+
+def laplace_basis(potential, mode):
+    """The mode polished by L-BFGS and the map ``A`` with ``x = mode + A z``, ``z``
+    standard normal under the Laplace approximation there; with the gradients
+    (an evaluation each; the Hessian as two per coordinate) and seconds spent."""
+    from scipy.optimize import minimize
+
+    value_and_grad = jax.jit(jax.value_and_grad(potential))
+    t, c = time.perf_counter(), time.process_time()
+    polished = minimize(
+        lambda x: tuple(np.asarray(a, np.float64)
+                        for a in value_and_grad(jnp.asarray(x, jnp.float32))),
+        np.asarray(mode, np.float64), jac=True, method="L-BFGS-B",
+        options={"maxiter": 500})
+    mode = jnp.asarray(polished.x, jnp.float32)
+    H = np.asarray(jax.jit(jax.hessian(potential))(mode), np.float64)
+    lam, V = np.linalg.eigh((H + H.T) / 2)
+    if lam.min() <= 0:
+        raise SystemExit(f"nuts_laplace: the Hessian at the mode is not positive "
+                         f"definite (least eigenvalue {lam.min():.3g}).")
+    cost = (time.perf_counter() - t, time.process_time() - c)
+    log(f"nuts_laplace: mode by L-BFGS in {polished.nfev} evaluations, Hessian "
+        f"eigenvalues {lam.min():.3g} to {lam.max():.3g}, {cost[0]:.0f} s")
+    return mode, jnp.asarray(V / np.sqrt(lam), jnp.float32), polished.nfev + 2 * mode.size, cost
+
+
+def run_nuts_laplace(potential, mode, starts, args):
+    mode, A, setup_grads, setup_s = laplace_basis(potential, mode)
+    kernel = NUTS(potential_fn=lambda z: potential(mode + A @ z))
+    mcmc = MCMC(kernel, num_warmup=args.warmup, num_samples=args.samples,
+                num_chains=args.chains, chain_method="vectorized", progress_bar=False)
+    key_warm, key_run = jax.random.split(jax.random.PRNGKey(args.seed + 3))
+    z_starts = jnp.linalg.solve(A, (starts - mode).T).T
+    t, c = time.perf_counter(), time.process_time()
+    mcmc.warmup(key_warm, init_params=z_starts, extra_fields=("num_steps",),
+                collect_warmup=True)
+    warm_steps = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["num_steps"])
+    warm = (time.perf_counter() - t + setup_s[0], time.process_time() - c + setup_s[1])
+    warm_steps = np.append(warm_steps, setup_grads)  # the mode and Hessian, counted in
+    t, c = time.perf_counter(), time.process_time()
+    mcmc.run(key_run, extra_fields=("num_steps", "diverging"))
+    free = np.asarray(mode) + np.asarray(mcmc.get_samples(group_by_chain=True)) @ np.asarray(A).T
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    kept = (time.perf_counter() - t, time.process_time() - c)
+    return (free, warm_steps, np.asarray(extra["num_steps"]),
+            int(np.sum(extra["diverging"])), warm, kept)
 
 
 def run_chees(logdensity, starts, args):
@@ -170,10 +227,12 @@ def main(argv=None) -> int:
         log(f"{name}: {args.chains} chains x ({args.warmup} + {args.samples})")
         if name == "nuts":
             result = run_nuts((numpyro_model, model_args, model_kwargs), starts, args)
+        elif name == "nuts_laplace":
+            result = run_nuts_laplace(lambda free: -logdensity(free), x, starts, args)
         elif name == "chees":
             result = run_chees(logdensity, starts, args)
         else:
-            raise SystemExit(f"unknown contender {name!r} (nuts, chees)")
+            raise SystemExit(f"unknown contender {name!r} (nuts, nuts_laplace, chees)")
         rows.append(summarize(name, model, scale, frame, result, args))
 
     print(f"{args.trials} trials, {x.size} free coordinates, {args.chains} vectorised "
