@@ -16,8 +16,9 @@ dimension 3, references in [-0.8, 0.8]^2, comparisons about 0.1 away):
 Work is XLA's cost analysis (flops) of the compiled gradient at one chunk
 with no loop, scaled to the study; achieved GFLOP/s is that work over the
 median wall time of ``--repeats`` calls. The peak rows are measured in the
-same process: a float32 2,048 x 2,048 matmul, and fused elementwise
-multiply-adds (``full_gradient.py``'s ``peak`` worker).
+same process: a float32 matmul (2,048 x 2,048 on the CPU, 8,192 x 8,192 on
+an accelerator), and fused elementwise multiply-adds (``full_gradient.py``'s
+``peak`` worker).
 
 Every row runs on each platform JAX finds (the CPU, and a GPU when one is
 present), or on those named by ``--platforms``; rows on an accelerator give
