@@ -66,6 +66,8 @@ def test_nuts_starts_from_a_map_fit_and_samples_protocol(mvp_model, seed_data):
         ({"min_ess": 400, "num_samples": 1000, "check_every": 300},
          r"num_samples \(1000\) must be a multiple of check_every"),
         ({"min_ess": 400, "num_chains": 1}, "num_chains >= 2"),
+        ({"precondition": "dense"}, "precondition must be one of"),
+        ({"precondition": ["laplace"]}, "precondition must be one of"),
     ],
 )
 def test_nuts_sampler_rejects_bad_settings(kwargs, match):
@@ -74,10 +76,12 @@ def test_nuts_sampler_rejects_bad_settings(kwargs, match):
 
 
 @pytest.mark.slow
-def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
+@pytest.mark.parametrize("precondition", [None, "laplace"])
+def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands(precondition):
     # Truth: a field drawn from the prior. NUTS (quadrature rule, rotation
-    # fixed, 2 chains from the MAP) must hold the true covariance inside its
-    # 90% bands at most points, with bands much narrower than the prior's.
+    # fixed, 2 chains from the MAP), in its own coordinates or the Laplace
+    # eigenbasis, must hold the true covariance inside its 90% bands at most
+    # points, with bands much narrower than the prior's.
     from psyphy_numpyro.core.design import (
         comparisons_along_directions,
         reference_points,
@@ -102,7 +106,8 @@ def test_full_wppm_nuts_recovers_a_simulated_field_inside_its_bands():
     # summation order) decided between 0 and 3 divergences in this short run
     post = pn.NUTSSampler(num_warmup=50, num_samples=60, num_chains=2, seed=2,
                           target_accept_prob=0.95, progress_bar=False,
-                          fix_rotations=True).fit(model, data, init_params=map_fit)
+                          fix_rotations=True, precondition=precondition,
+                          ).fit(model, data, init_params=map_fit)
     assert post.num_divergences == 0
 
     points = reference_points(16, 2, method="grid")
@@ -226,6 +231,34 @@ def test_nuts_short_of_its_ess_bar_warns_with_the_figures(mvp_model, seed_data):
         post = sampler.fit(mvp_model, seed_data)
     assert post.draws["log_diag"].shape == (2, 40, 2)
     assert post.extra_fields["num_steps"].shape == (2, 40)
+
+
+def test_nuts_in_the_laplace_basis_matches_the_exact_posterior(
+        mvp_model, seed_data, seed_map_fit, seed_posterior_moments, capsys):
+    mean, sd = seed_posterior_moments
+    sampler = pn.NUTSSampler(num_warmup=200, num_samples=1000, num_chains=2, seed=4,
+                             precondition="laplace")
+    post = sampler.fit(mvp_model, seed_data, init_params=seed_map_fit)
+    assert "Laplace basis at the mode" in capsys.readouterr().err
+    assert set(post.draws) == {"log_diag", "log_diag_base"}
+    draws = np.asarray(post.samples["log_diag"])
+    np.testing.assert_array_less(np.abs(draws.mean(0) - mean), 0.15 * sd)
+    np.testing.assert_allclose(draws.std(0), sd, rtol=0.15)
+    idata = post.to_inference_data(posterior_predictive=False)
+    assert set(idata.posterior.data_vars) == {"log_diag"}
+    assert float(az.rhat(idata)["log_diag"].max()) <= 1.01
+
+
+def test_the_laplace_basis_needs_a_start_and_the_rotation_fixed(mvp_model, seed_data,
+                                                               no_compilation):
+    sampler = pn.NUTSSampler(precondition="laplace", progress_bar=False)
+    with no_compilation(), pytest.raises(ValueError, match="needs init_params"):
+        sampler.fit(mvp_model, seed_data)
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1))
+    data = full_data(model)
+    free = pn.NUTSSampler(precondition="laplace", fix_rotations=False, progress_bar=False)
+    with no_compilation(), pytest.raises(ValueError, match="rotation fixed"):
+        free.fit(model, data, init_params={"W": jnp.zeros(model.prior.shape)})
 
 
 def test_an_ess_bar_needs_the_full_wppm_rotation_fixed(no_compilation):
