@@ -19,7 +19,9 @@ simulated from one known field drawn from the prior. Steps:
    random rotations of the embedding (the same density, far apart), or, with
    ``--fix-rotations``, on the gauge-fixed ``W``
    (``NUTSSampler(fix_rotations=True)``, the block on the MAP's principal
-   axes) at the MAP and jittered copies.
+   axes) at the MAP and jittered copies; with ``--precondition laplace``
+   as well, in the Laplace eigenbasis at the mode, from draws of that
+   approximation (``NUTSSampler(precondition="laplace")``).
 4. Diagnostics with ArviZ (``az.rhat``, ``az.ess``): for every entry of
    ``W`` as sampled, for every entry of ``W`` after an orthogonal Procrustes
    alignment of each draw to the MAP, and for the identified quantities
@@ -55,6 +57,8 @@ Usage::
     python benchmarks/nuts_full.py --warmup 500 --samples 1000   # for ESS >= 400
     python benchmarks/nuts_full.py --trials 2000 --quadrature 6 3 6 --fix-rotations
     python benchmarks/nuts_full.py --fix-rotations --samples 600 --min-ess 400
+    python benchmarks/nuts_full.py --trials 6000 --quadrature 3 3 6 --fix-rotations \
+        --precondition laplace --samples 600 --min-ess 400
 """
 
 from __future__ import annotations
@@ -198,7 +202,8 @@ def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int,
                              target_accept_prob=args.target_accept,
                              progress_bar=args.progress,
                              fix_rotations=args.fix_rotations, min_ess=min_ess,
-                             check_every=args.check_every)
+                             check_every=args.check_every,
+                             precondition=args.precondition)
     start, cpu = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         # divergences are reported below
@@ -213,7 +218,7 @@ def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int,
     return post, W, {
         "mass": "dense" if dense else "diag", "warmup": warmup,
         "samples": int(post.num_draws), "min_ess": min_ess,
-        "fix_rotations": args.fix_rotations,
+        "fix_rotations": args.fix_rotations, "precondition": args.precondition,
         "chains": args.chains, "seconds": seconds, "cpu_seconds": cpu,
         "divergences": post.num_divergences,
         "mean_steps": float(np.mean(extra["num_steps"])),
@@ -250,7 +255,9 @@ def summarize_run(model, W, W_map, refs, info) -> dict:
 def format_run(title: str, info: dict) -> str:
     lines = [
         (f"== {title}: {info['chains']} chains x ({info['warmup']} warm-up + "
-         f"{info['samples']} draws), {info['mass']} mass, {info['seconds']:.0f} s "
+         f"{info['samples']} draws), {info['mass']} mass"
+         + (f" in the {info['precondition']} basis" if info["precondition"] else "")
+         + f", {info['seconds']:.0f} s "
          f"(process CPU {info['cpu_seconds']:.0f} s)"),
         (f"   divergences {info['divergences']}, leapfrog steps per iteration mean "
          f"{info['mean_steps']:.1f} (max {info['max_steps']}), step size "
@@ -301,6 +308,8 @@ def parse_args(argv):
                    help="diag (default; measured better, see benchmarks/README.md), "
                    "dense, or auto: run a short pilot with each and keep the better")
     p.add_argument("--target-accept", type=float, default=0.8)
+    p.add_argument("--precondition", choices=("laplace",), default=None,
+                   help="NUTSSampler(precondition=...): the Laplace eigenbasis")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write all numbers to this file")
     p.add_argument("--fix-rotations", action="store_true",

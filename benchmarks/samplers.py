@@ -78,6 +78,8 @@ def parse_args(argv):
     p.add_argument("--target-ess", type=float, default=400.0)
     p.add_argument("--contenders", default="nuts,chees")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quadrature", type=int, nargs=3, default=(6, 3, 6),
+                   metavar=("ANGLES", "RADII", "CHORDS"), help="the rule's nodes")
     args = p.parse_args(argv)
     if args.quick:
         args.chains, args.warmup, args.samples = 4, 100, 100
@@ -199,8 +201,9 @@ def summarize(name, model, scale, frame, result, args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    study = nuts_full.parse_args(["--trials", str(args.trials), "--quadrature", "6", "3",
-                                  "6", "--fix-rotations", "--seed", str(args.seed)])
+    study = nuts_full.parse_args(["--trials", str(args.trials), "--quadrature",
+                                  *map(str, args.quadrature), "--fix-rotations",
+                                  "--seed", str(args.seed)])
     model = nuts_full.make_model(study)
     _, data = nuts_full.simulate_study(model, study)
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(1e-3, momentum=0.9))
@@ -235,7 +238,8 @@ def main(argv=None) -> int:
             raise SystemExit(f"unknown contender {name!r} (nuts, nuts_laplace, chees)")
         rows.append(summarize(name, model, scale, frame, result, args))
 
-    print(f"{args.trials} trials, {x.size} free coordinates, {args.chains} vectorised "
+    print(f"{args.trials} trials, quadrature {tuple(args.quadrature)}, {x.size} free "
+          f"coordinates, {args.chains} vectorised "
           f"chains x ({args.warmup} warm-up + {args.samples} kept); {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"| sampler | warm-up gradients | kept gradients | per iteration | least bulk "
