@@ -255,10 +255,10 @@ def test_the_laplace_basis_needs_a_start_and_the_rotation_fixed(mvp_model, seed_
     with no_compilation(), pytest.raises(ValueError, match="needs init_params"):
         sampler.fit(mvp_model, seed_data)
     model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1))
-    data = full_data(model)
+    data, start = full_data(model), {"W": jnp.zeros(model.prior.shape)}
     free = pn.NUTSSampler(precondition="laplace", fix_rotations=False, progress_bar=False)
     with no_compilation(), pytest.raises(ValueError, match="rotation fixed"):
-        free.fit(model, data, init_params={"W": jnp.zeros(model.prior.shape)})
+        free.fit(model, data, init_params=start)
 
 
 def test_an_ess_bar_needs_the_full_wppm_rotation_fixed(no_compilation):
