@@ -15,9 +15,10 @@ a constant Jacobian, so the posterior of ``x`` is exactly the same
 (NumPyro's :class:`~numpyro.infer.reparam.ExplicitReparam`): ``x`` becomes a
 deterministic site and ``z`` the sampled one, ``"<site>_base"``.
 
-In ``benchmarks/samplers.py`` (issue 17) this halved NUTS's leapfrog steps
-per iteration and the gradients to a bulk ESS of 400 on the full WPPM at
-2,000 trials.
+On the full WPPM at 2,000 trials (``benchmarks/samplers.py``, issue 17) NUTS
+took a quarter of the leapfrog steps per iteration this way (31 against 130)
+and about half the gradients to a bulk ESS of 400; at 6,000 trials a
+300-iteration warm-up did not settle it (``benchmarks/README.md``).
 """
 
 from __future__ import annotations
