@@ -1,4 +1,4 @@
-r"""Sampling in the eigenbasis of the Laplace approximation (``NUTSSampler(precondition="laplace")``).
+r"""NUTS in the eigenbasis of the Laplace approximation (``precondition="laplace"``).
 
 NumPyro's NUTS adapts a diagonal mass matrix: one scale per coordinate. The
 full WPPM's weights are strongly correlated a posteriori, so in their own
@@ -87,7 +87,8 @@ def polish_mode(model: Callable[..., None], params: dict, *model_args: Any,
         lambda v, args, kwargs: potential_energy(model, args, kwargs, unravel(v))))
 
     def fun(v):
-        value, grad = value_and_grad(jnp.asarray(v, flat.dtype), model_args, model_kwargs)
+        value, grad = value_and_grad(jnp.asarray(v, flat.dtype), model_args,
+                                     model_kwargs)
         return float(value), np.asarray(grad, np.float64)
 
     found = minimize(fun, np.asarray(flat, np.float64), jac=True, method="L-BFGS-B",
@@ -133,7 +134,8 @@ def laplace_basis(model: Callable[..., None], params: dict, site: str, *model_ar
     return LinearMap(flat[index], (vec / np.sqrt(lam)).T)
 
 
-def in_basis(model: Callable[..., None], site: str, basis: LinearMap) -> Callable[..., None]:
+def in_basis(model: Callable[..., None], site: str,
+             basis: LinearMap) -> Callable[..., None]:
     """``model`` with ``site`` sampled as ``basis(site)``, site ``site + "_base"``."""
     return reparam(model, config={site: ExplicitReparam(basis)})
 
@@ -171,7 +173,8 @@ def laplace_chains(model: Callable[..., None], site: str, start: dict, key: jax.
     basis = laplace_basis(model, start, site, *model_args, **model_kwargs)
     if basis is None:
         return None
-    draws = jax.random.normal(key, (num_chains, basis.shift.shape[0]), basis.shift.dtype)
+    size, dtype = basis.shift.shape[0], basis.shift.dtype
+    draws = jax.random.normal(key, (num_chains, size), dtype)
     chains = {name: jnp.broadcast_to(value, (num_chains, *jnp.shape(value)))
               for name, value in start.items() if name != site}
     return in_basis(model, site, basis), {site + BASE_SUFFIX: draws, **chains}
