@@ -21,7 +21,10 @@ simulated from one known field drawn from the prior. Steps:
    (``NUTSSampler(fix_rotations=True)``, the block on the MAP's principal
    axes) at the MAP and jittered copies; with ``--precondition laplace``
    as well, in the Laplace eigenbasis at the mode, from draws of that
-   approximation (``NUTSSampler(precondition="laplace")``).
+   approximation (``NUTSSampler(precondition="laplace")``), and with
+   ``--beside-plain`` the same run again without it, printed with the
+   ratios of wall time, CPU time and least bulk ESS per gradient and per
+   second (the new configuration beside today's default, issue 17 part 1).
 4. Diagnostics with ArviZ (``az.rhat``, ``az.ess``): for every entry of
    ``W`` as sampled, for every entry of ``W`` after an orthogonal Procrustes
    alignment of each draw to the MAP, and for the identified quantities
@@ -196,14 +199,14 @@ def diagnostics(draws: dict) -> dict:
 
 
 def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int,
-             seed: int, min_ess: float | None = None):
+             seed: int, min_ess: float | None = None, plain: bool = False):
     sampler = pn.NUTSSampler(num_warmup=warmup, num_samples=samples,
                              num_chains=args.chains, seed=seed, dense_mass=dense,
                              target_accept_prob=args.target_accept,
                              progress_bar=args.progress,
                              fix_rotations=args.fix_rotations, min_ess=min_ess,
                              check_every=args.check_every,
-                             precondition=args.precondition)
+                             precondition=None if plain else args.precondition)
     start, cpu = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         # divergences are reported below
@@ -218,7 +221,8 @@ def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int,
     return post, W, {
         "mass": "dense" if dense else "diag", "warmup": warmup,
         "samples": int(post.num_draws), "min_ess": min_ess,
-        "fix_rotations": args.fix_rotations, "precondition": args.precondition,
+        "fix_rotations": args.fix_rotations,
+        "precondition": None if plain else args.precondition,
         "chains": args.chains, "seconds": seconds, "cpu_seconds": cpu,
         "divergences": post.num_divergences,
         "mean_steps": float(np.mean(extra["num_steps"])),
@@ -310,6 +314,8 @@ def parse_args(argv):
     p.add_argument("--target-accept", type=float, default=0.8)
     p.add_argument("--precondition", choices=("laplace",), default=None,
                    help="NUTSSampler(precondition=...): the Laplace eigenbasis")
+    p.add_argument("--beside-plain", action="store_true",
+                   help="with --precondition: the main run again without it, and ratios")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write all numbers to this file")
     p.add_argument("--fix-rotations", action="store_true",
@@ -425,6 +431,12 @@ def main(argv=None) -> int:
         if name == platforms[0]:
             W = W_run
     main_run = by_platform[platforms[0]]
+    plain = None
+    if args.beside_plain and args.precondition:
+        _, W_plain, info = run_nuts(model, data, map_fit, args, dense=dense,
+                                    warmup=args.warmup, samples=args.samples,
+                                    seed=args.seed + 20, plain=True)
+        plain = report["plain"] = summarize_run(model, W_plain, W_map, refs, info)
     # the truth inside the 90% band of each Sigma entry (identified quantities)
     sig = sigma_quantities(model, W, refs)
     inside = []
@@ -447,6 +459,15 @@ def main(argv=None) -> int:
         print(f"   against {platforms[0]}: wall time x"
               f"{other['seconds'] / main_run['seconds']:.2f}, least bulk ESS per second "
               f"x{other['ess_min_per_s'] / main_run['ess_min_per_s']:.2f}", flush=True)
+    if plain is not None:
+        print(format_run("the same run in NumPyro's coordinates (no precondition)", plain),
+              flush=True)
+        ratio = {key: main_run[key] / plain[key] for key in (
+            "seconds", "cpu_seconds", "ess_min_per_1000_gradients", "ess_min_per_s")}
+        print(f"   the {args.precondition} basis against it: wall time x"
+              f"{ratio['seconds']:.2f}, CPU time x{ratio['cpu_seconds']:.2f}, least bulk "
+              f"ESS per 1,000 kept gradients x{ratio['ess_min_per_1000_gradients']:.2f}, "
+              f"per second x{ratio['ess_min_per_s']:.2f}", flush=True)
     if stopped is not None:
         print(format_run(f"stopped at bulk ESS >= {args.min_ess:g}, R-hat <= 1.01",
                          stopped), flush=True)
@@ -460,6 +481,7 @@ def main(argv=None) -> int:
           f"{report['map']['seconds']:.0f} s, pilots "
           f"{sum(p['seconds'] for p in pilots):.0f} s, main "
           f"{main_run['seconds']:.0f} s"
+          + (f", plain {plain['seconds']:.0f} s" if plain else "")
           + (f", stopped {stopped['seconds']:.0f} s" if stopped else "") + "); "
           f"load average {report['machine']['load_average_start'][0]:.1f} at start, "
           f"{report['machine']['load_average_end'][0]:.1f} at end on "
