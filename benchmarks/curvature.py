@@ -1,0 +1,116 @@
+"""How far the full WPPM's posterior is from Gaussian, seen from the Laplace eigenbasis.
+
+``NUTSSampler(precondition="laplace")`` samples ``z``, the gauge-fixed
+weights in the eigenbasis of the Laplace approximation at the mode, where
+the Hessian of the potential is the identity by construction. If the
+posterior were Gaussian it would be the identity everywhere. This script
+builds ``nuts_full.py``'s study (MAP by clipped SGD, the principal frame,
+the package's ``laplace_basis``), then takes the Hessian in ``z`` at the mode
+and at ``--draws`` draws from the Laplace approximation (``z`` standard
+normal, about one posterior standard deviation away) and prints its least,
+median and largest eigenvalue, how many of them are off by more than a
+factor of 2, and which free coordinates make up the stiffest and the
+softest direction (``tri``: the block's lower triangle, ``logL``: its
+log-diagonal, ``row r col c``: the other rows, in the principal frame). A
+spread of eigenvalues far from 1 means that no constant mass matrix suits
+every point of the posterior (issue 17 part 1).
+
+Usage::
+
+    python benchmarks/curvature.py --trials 6000               # about 3 minutes
+    python benchmarks/curvature.py --trials 6000 --extra-dims 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from numpyro.infer.util import potential_energy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nuts_full  # noqa: E402  (the study, shared)
+
+import psyphy_numpyro as pn  # noqa: E402
+from psyphy_numpyro.core.gauge import gauge_fixed_model, principal_frame, to_free  # noqa: E402
+from psyphy_numpyro.core.infer.laplace_basis import in_basis, laplace_basis  # noqa: E402
+
+
+def coordinate_names(E: int, k: int) -> list[str]:
+    """Names of the ``k`` free coordinates of a gauge-fixed ``W`` with ``E`` columns."""
+    names = [f"tri{r}{c}" for r, c in zip(*np.tril_indices(E, -1))]
+    names += [f"logL{i}" for i in range(E)]
+    rows = (k - len(names)) // E
+    return names + [f"row{E + r}col{c}" for r in range(rows) for c in range(E)]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--trials", type=int, default=6000)
+    p.add_argument("--extra-dims", type=int, default=1)
+    p.add_argument("--quadrature", type=int, nargs=3, default=(3, 3, 6),
+                   metavar=("ANGLES", "RADII", "CHORDS"))
+    p.add_argument("--draws", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if min(args.trials, args.draws) < 1 or args.extra_dims < 0:
+        p.error("--trials and --draws must be positive, --extra-dims at least 0.")
+    study = nuts_full.parse_args(["--trials", str(args.trials), "--quadrature",
+                                  *map(str, args.quadrature), "--fix-rotations",
+                                  "--extra-dims", str(args.extra_dims),
+                                  "--seed", str(args.seed)])
+    model = nuts_full.make_model(study)
+    _, data = nuts_full.simulate_study(model, study)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(1e-3, momentum=0.9))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = pn.MAPOptimizer(steps=800, optimizer=opt, show_progress=False).fit(
+            model, data, init_params=model.init_params(jax.random.PRNGKey(args.seed + 1)))
+    scale = np.asarray(model.prior.stddev())
+    frame = principal_frame(fit.params["W"], scale)
+    gauge_fixed = gauge_fixed_model(model, frame)
+    model_args = tuple(jnp.asarray(data.stimuli[:, i]) for i in (0, 1))
+    model_kwargs = {"responses": jnp.asarray(data.responses).reshape(-1)}
+    start = {"W_free": to_free(fit.params["W"], scale, frame)}
+    clock = time.perf_counter()
+    basis = laplace_basis(gauge_fixed, start, "W_free", *model_args, **model_kwargs)
+    if basis is None:
+        raise SystemExit("the Hessian at the mode is not positive definite")
+    in_z = in_basis(gauge_fixed, "W_free", basis)
+    hessian = jax.jit(jax.hessian(lambda z: potential_energy(
+        in_z, model_args, model_kwargs, {"W_free_base": z})))
+    k = basis.shift.shape[0]
+    names = coordinate_names(scale.shape[-1], k)
+    back = np.asarray(basis.inverse_matrix, np.float64)
+    print(f"{args.trials} trials, quadrature {tuple(args.quadrature)}, {k} free "
+          f"coordinates; mode and Hessian in {time.perf_counter() - clock:.0f} s; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print("| point | least | median | largest | below 0.5 | above 2 | softest direction "
+          "| stiffest direction |")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
+    draws = np.random.default_rng(args.seed).standard_normal((args.draws, k))
+    for i, z in enumerate(np.concatenate([np.zeros((1, k)), draws])):
+        H = np.asarray(hessian(jnp.asarray(z, jnp.float32)), np.float64)
+        lam, vectors = np.linalg.eigh(0.5 * (H + H.T))
+
+        def direction(j):  # the three free coordinates that weigh most
+            d = back @ vectors[:, j]
+            d = d / np.linalg.norm(d)
+            return ", ".join(f"{names[t]} {d[t]:+.2f}" for t in np.argsort(-np.abs(d))[:3])
+
+        print(f"| {'mode' if i == 0 else f'draw {i}'} | {lam[0]:.3f} | "
+              f"{np.median(lam):.3f} | {lam[-1]:.3f} | {int(np.sum(lam < 0.5))} | "
+              f"{int(np.sum(lam > 2))} | {direction(0)} | {direction(-1)} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
