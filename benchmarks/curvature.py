@@ -27,20 +27,16 @@ import argparse
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from numpyro.infer.util import potential_energy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nuts_full  # noqa: E402  (the study, shared)
+import samplers  # noqa: E402  (the study and its MAP, shared)
 
-import psyphy_numpyro as pn  # noqa: E402
-from psyphy_numpyro.core.gauge import gauge_fixed_model, principal_frame, to_free  # noqa: E402
 from psyphy_numpyro.core.infer.laplace_basis import in_basis, laplace_basis  # noqa: E402
 
 
@@ -63,23 +59,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if min(args.trials, args.draws) < 1 or args.extra_dims < 0:
         p.error("--trials and --draws must be positive, --extra-dims at least 0.")
-    study = nuts_full.parse_args(["--trials", str(args.trials), "--quadrature",
-                                  *map(str, args.quadrature), "--fix-rotations",
-                                  "--extra-dims", str(args.extra_dims),
-                                  "--seed", str(args.seed)])
-    model = nuts_full.make_model(study)
-    _, data = nuts_full.simulate_study(model, study)
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(1e-3, momentum=0.9))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        fit = pn.MAPOptimizer(steps=800, optimizer=opt, show_progress=False).fit(
-            model, data, init_params=model.init_params(jax.random.PRNGKey(args.seed + 1)))
-    scale = np.asarray(model.prior.stddev())
-    frame = principal_frame(fit.params["W"], scale)
-    gauge_fixed = gauge_fixed_model(model, frame)
-    model_args = tuple(jnp.asarray(data.stimuli[:, i]) for i in (0, 1))
-    model_kwargs = {"responses": jnp.asarray(data.responses).reshape(-1)}
-    start = {"W_free": to_free(fit.params["W"], scale, frame)}
+    _, scale, _, gauge_fixed, model_args, model_kwargs, x = samplers.gauge_fixed_study(
+        args.trials, args.quadrature, args.seed, args.extra_dims)
+    start = {"W_free": x}
     clock = time.perf_counter()
     basis = laplace_basis(gauge_fixed, start, "W_free", *model_args, **model_kwargs)
     if basis is None:

@@ -199,25 +199,35 @@ def summarize(name, model, scale, frame, result, args):
             "divergences": divergences, "warm_s": warm, "kept_s": kept}
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    study = nuts_full.parse_args(["--trials", str(args.trials), "--quadrature",
-                                  *map(str, args.quadrature), "--fix-rotations",
-                                  "--seed", str(args.seed)])
+def gauge_fixed_study(trials: int, quadrature, seed: int, extra_dims: int = 1):
+    """``nuts_full.py``'s study, its MAP (clipped SGD) and the gauge-fixed model there.
+
+    Returns ``(model, scale, frame, numpyro_model, model_args, model_kwargs,
+    x)``: the WPPM, its prior sd, the MAP's principal frame, the gauge-fixed
+    NumPyro model, its arguments (the trials) and the MAP's free coordinates.
+    """
+    study = nuts_full.parse_args(["--trials", str(trials), "--quadrature",
+                                  *map(str, quadrature), "--fix-rotations",
+                                  "--extra-dims", str(extra_dims), "--seed", str(seed)])
     model = nuts_full.make_model(study)
     _, data = nuts_full.simulate_study(model, study)
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(1e-3, momentum=0.9))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         fit = pn.MAPOptimizer(steps=800, optimizer=opt, show_progress=False).fit(
-            model, data, init_params=model.init_params(jax.random.PRNGKey(args.seed + 1)))
+            model, data, init_params=model.init_params(jax.random.PRNGKey(seed + 1)))
     scale = np.asarray(model.prior.stddev())
     frame = principal_frame(fit.params["W"], scale)
-    numpyro_model = gauge_fixed_model(model, frame)
-    ref, probe = (jnp.asarray(data.stimuli[:, i]) for i in (0, 1))
-    model_args = (ref, probe)
+    model_args = tuple(jnp.asarray(data.stimuli[:, i]) for i in (0, 1))
     model_kwargs = {"responses": jnp.asarray(data.responses).reshape(-1)}
-    x = to_free(fit.params["W"], scale, frame)
+    return (model, scale, frame, gauge_fixed_model(model, frame), model_args,
+            model_kwargs, to_free(fit.params["W"], scale, frame))
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    model, scale, frame, numpyro_model, model_args, model_kwargs, x = gauge_fixed_study(
+        args.trials, args.quadrature, args.seed)
     starts = x[None] + 0.1 * jax.random.normal(jax.random.PRNGKey(args.seed + 2),
                                                (args.chains, x.size))
 
