@@ -1,4 +1,4 @@
-r"""Exact samplers on the full WPPM, per gradient: NUTS (NumPyro), in two bases, and ChEES-HMC.
+r"""Exact samplers on the full WPPM, per gradient: NUTS (two bases), ChEES-HMC, adjusted MCLMC.
 
 Issue 17 asks whether another exact sampler reaches R-hat <= 1.01 and bulk
 ESS >= 400 with fewer gradients than NUTS. Every contender samples the same
@@ -18,7 +18,14 @@ the same starts (the MAP plus N(0, 0.1^2) noise in the free coordinates):
   evaluation is one, the Hessian ``2 x`` its size);
 - ``chees``: BlackJAX's jittered HMC with the step size, trajectory length and
   a diagonal mass matrix adapted by ChEES over the chains (Adam, learning rate
-  0.025, target acceptance 0.651).
+  0.025, target acceptance 0.651);
+- ``mams``: BlackJAX's Metropolis-adjusted microcanonical sampler (adjusted
+  MCLMC with a random number of isokinetic McLachlan steps per proposal, the
+  momentum fully refreshed), each chain tuned on its own by
+  ``adjusted_mclmc_find_L_and_step_size`` (step size by dual averaging to
+  ``--mams-accept``, a diagonal preconditioner from the warm-up's draws) at a
+  mean of ``--mams-steps`` integration steps per proposal; two gradients per
+  step.
 
 Chains are vectorised on one device, so every chain pays for every gradient
 either way. The table gives gradients per chain-iteration and in total, the
@@ -37,6 +44,7 @@ Usage::
     python benchmarks/samplers.py --trials 2000 --chains 8 --warmup 400 --samples 400
     python benchmarks/samplers.py --trials 2000 --chains 4 --warmup 150 --samples 300 \
         --contenders nuts_laplace,nuts
+    python benchmarks/samplers.py --contenders mams --mams-steps 32
 """
 
 from __future__ import annotations
@@ -77,6 +85,13 @@ def parse_args(argv):
     p.add_argument("--samples", type=int, default=600)
     p.add_argument("--target-ess", type=float, default=400.0)
     p.add_argument("--contenders", default="nuts,chees")
+    p.add_argument("--mams-steps", type=float, default=2.0,
+                   help="mams: mean integration steps per proposal (BlackJAX's default 2)")
+    p.add_argument("--mams-step0", type=float, default=None,
+                   help="mams: the tuning's first step size (BlackJAX's default: "
+                        "0.2 sqrt(coordinates))")
+    p.add_argument("--mams-accept", type=float, default=0.9,
+                   help="mams: target acceptance of the step-size tuning")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quadrature", type=int, nargs=3, default=(6, 3, 6),
                    metavar=("ANGLES", "RADII", "CHORDS"), help="the rule's nodes")
@@ -184,6 +199,56 @@ def run_chees(logdensity, starts, args):
     return free, warm_steps, steps, int(divergent.sum()), warm, kept
 
 
+def run_mams(logdensity, starts, args):
+    import blackjax
+    from blackjax.adaptation.mclmc_adaptation import MCLMCAdaptationState
+    from blackjax.mcmc import adjusted_mclmc_dynamic as mams
+
+    kernel = mams.build_kernel(
+        integration_steps_fn=mams.make_random_trajectory_length_fn(True))
+    # the tuning runs 2 x frac_tune1 + frac_tune2 = 0.3 of num_steps iterations
+    num_steps = int(np.ceil(args.warmup / 0.3))
+    dim = starts.shape[1]
+    step0 = 0.2 * np.sqrt(dim) if args.mams_step0 is None else args.mams_step0
+    # L is pinned to mams_steps x step at entry; too large a first step makes
+    # the first pass's trajectories long while dual averaging shrinks the step
+    first = MCLMCAdaptationState(args.mams_steps * step0, step0, jnp.ones(dim))
+
+    def tune(start, key):
+        key_init, key_tune = jax.random.split(key)
+        state = mams.init(start, logdensity, key_init)
+        state, params, grads = blackjax.adjusted_mclmc_find_L_and_step_size(
+            kernel, logdensity, num_steps, state, key_tune, target=args.mams_accept,
+            frac_tune1=0.1, frac_tune2=0.1, diagonal_preconditioning=True,
+            params=first, target_num_integration_steps=args.mams_steps)
+        return state, params, grads
+
+    def sample(state, params, key):
+        def one(state, k):
+            state, info = kernel(k, state, logdensity, params.step_size,
+                                 inverse_mass_matrix=params.inverse_mass_matrix,
+                                 integration_steps_params=(params.L / params.step_size,))
+            return state, (state.position, info.num_integration_steps,
+                           info.is_divergent, info.acceptance_rate)
+
+        return jax.lax.scan(one, state, jax.random.split(key, args.samples))[1]
+
+    key_warm, key_run = jax.random.split(jax.random.PRNGKey(args.seed + 3))
+    t, c = time.perf_counter(), time.process_time()
+    states, params, tune_steps = jax.block_until_ready(
+        jax.jit(jax.vmap(tune))(starts, jax.random.split(key_warm, args.chains)))
+    warm = (time.perf_counter() - t, time.process_time() - c)
+    log(f"mams: step sizes {np.round(np.asarray(params.step_size), 4)}, mean steps "
+        f"{np.round(np.asarray(params.L / params.step_size), 1)}")
+    t, c = time.perf_counter(), time.process_time()
+    free, steps, divergent, accept = (np.asarray(a) for a in jax.jit(jax.vmap(sample))(
+        states, params, jax.random.split(key_run, args.chains)))
+    kept = (time.perf_counter() - t, time.process_time() - c)
+    log(f"mams: acceptance {accept.mean(axis=1).round(3)}")
+    # isokinetic McLachlan: two gradients per integration step
+    return free, 2 * np.asarray(tune_steps), 2 * steps, int(divergent.sum()), warm, kept
+
+
 def summarize(name, model, scale, frame, result, args):
     free, warm_steps, steps, divergences, warm, kept = result
     C, D = free.shape[:2]
@@ -244,8 +309,10 @@ def main(argv=None) -> int:
             result = run_nuts_laplace(lambda free: -logdensity(free), x, starts, args)
         elif name == "chees":
             result = run_chees(logdensity, starts, args)
+        elif name == "mams":
+            result = run_mams(logdensity, starts, args)
         else:
-            raise SystemExit(f"unknown contender {name!r} (nuts, nuts_laplace, chees)")
+            raise SystemExit(f"unknown contender {name!r} (nuts, nuts_laplace, chees, mams)")
         rows.append(summarize(name, model, scale, frame, result, args))
 
     print(f"{args.trials} trials, quadrature {tuple(args.quadrature)}, {x.size} free "
