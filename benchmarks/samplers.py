@@ -101,6 +101,12 @@ def parse_args(argv):
     for name in ("trials", "chains", "warmup", "samples"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be a positive integer.")
+    if args.mams_steps < 1.1:  # BlackJAX's tuning cannot reach fewer (its floor)
+        p.error("--mams-steps must be at least 1.1.")
+    if not 0 < args.mams_accept < 1:
+        p.error("--mams-accept must lie strictly between 0 and 1.")
+    if args.mams_step0 is not None and not args.mams_step0 > 0:
+        p.error("--mams-step0 must be positive.")
     return args
 
 
