@@ -13,7 +13,9 @@ factor of 2, and which free coordinates make up the stiffest and the
 softest direction (``tri``: the block's lower triangle, ``logL``: its
 log-diagonal, ``row r col c``: the other rows, in the principal frame). A
 spread of eigenvalues far from 1 means that no constant mass matrix suits
-every point of the posterior (issue 17 part 1).
+every point of the posterior (issue 17 part 1). It also times one gradient
+and one Hessian of the potential (medians, wall and CPU), the price of a
+metric that follows the position.
 
 Usage::
 
@@ -35,6 +37,7 @@ import numpy as np
 from numpyro.infer.util import potential_energy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import full_gradient as fg  # noqa: E402  (the timer, shared)
 import samplers  # noqa: E402  (the study and its MAP, shared)
 
 from psyphy_numpyro.core.infer.laplace_basis import in_basis, laplace_basis  # noqa: E402
@@ -67,14 +70,23 @@ def main(argv=None) -> int:
     if basis is None:
         raise SystemExit("the Hessian at the mode is not positive definite")
     in_z = in_basis(gauge_fixed, "W_free", basis)
-    hessian = jax.jit(jax.hessian(lambda z: potential_energy(
-        in_z, model_args, model_kwargs, {"W_free_base": z})))
+
+    def energy(z):
+        return potential_energy(in_z, model_args, model_kwargs, {"W_free_base": z})
+
+    hessian = jax.jit(jax.hessian(energy))
     k = basis.shift.shape[0]
     names = coordinate_names(scale.shape[-1], k)
     back = np.asarray(basis.inverse_matrix, np.float64)
     print(f"{args.trials} trials, quadrature {tuple(args.quadrature)}, {k} free "
           f"coordinates; mode and Hessian in {time.perf_counter() - clock:.0f} s; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    same = lambda out, args: args  # noqa: E731  (time the same point again)
+    g = fg.compile_and_time(jax.grad(energy), (jnp.zeros(k),), same, 21)
+    h = fg.compile_and_time(hessian, (jnp.zeros(k),), same, 5)
+    print(f"one gradient {1e3 * g['median_s']:.1f} ms ({1e3 * g['cpu_median_s']:.1f} ms "
+          f"CPU), one Hessian {h['median_s']:.2f} s ({h['cpu_median_s']:.2f} s CPU): "
+          f"{h['median_s'] / g['median_s']:.0f} gradients (medians of 21 and 5 calls)")
     print("| point | least | median | largest | below 0.5 | above 2 | softest direction "
           "| stiffest direction |")
     print("|---|---:|---:|---:|---:|---:|---|---|")
