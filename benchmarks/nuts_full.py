@@ -97,7 +97,11 @@ import full_gradient as fg  # noqa: E402  (the benchmarks' shared helpers)
 
 import psyphy_numpyro as pn
 from psyphy_numpyro.core.design import comparisons_along_directions, reference_points
-from psyphy_numpyro.core.readouts import covariance_field, reference_grid
+from psyphy_numpyro.core.readouts import (
+    covariance_entries,
+    covariance_field,
+    reference_grid,
+)
 from psyphy_numpyro.core.tasks import OddityTaskConfig
 from psyphy_numpyro.core.trials import TrialData
 
@@ -164,13 +168,6 @@ def procrustes_align(W: np.ndarray, W_ref: np.ndarray):
     return (M @ R).reshape(W.shape), angle, det < 0
 
 
-def sigma_quantities(model: pn.WPPM, W: np.ndarray, refs: np.ndarray) -> dict:
-    """Sigma(x) entries at ``refs`` for draws ``W`` of shape ``(chain, draw, ...)``."""
-    C, D = W.shape[:2]
-    sigma = covariance_field(model, {"W": W.reshape(C * D, *W.shape[2:])}, refs)
-    return {name: sigma[..., a, b].reshape(C, D, -1) for name, a, b in SIGMA_ENTRIES}
-
-
 def diagnostics(draws: dict) -> dict:
     """R-hat and ESS ranges per variable (``(chain, draw, ...)`` arrays)."""
     ds = az.convert_to_dataset({k: np.asarray(v) for k, v in draws.items()})
@@ -234,7 +231,7 @@ def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int,
 
 def summarize_run(model, W, W_map, refs, info) -> dict:
     aligned, angle, reflect = procrustes_align(W, W_map)
-    sigma = sigma_quantities(model, W, refs)
+    sigma = covariance_entries(model, {"W": W}, refs)
     diag = diagnostics({"W": W, "W_aligned": aligned, **sigma})
     info = dict(info)
     info["diagnostics"] = diag
@@ -438,7 +435,7 @@ def main(argv=None) -> int:
                                     seed=args.seed + 20, plain=True)
         plain = report["plain"] = summarize_run(model, W_plain, W_map, refs, info)
     # the truth inside the 90% band of each Sigma entry (identified quantities)
-    sig = sigma_quantities(model, W, refs)
+    sig = covariance_entries(model, {"W": W}, refs)
     inside = []
     for name, a, b in SIGMA_ENTRIES:
         lo, hi = np.percentile(sig[name].reshape(-1, refs.shape[0]), [5, 95], axis=0)

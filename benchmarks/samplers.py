@@ -69,7 +69,7 @@ import nuts_full  # noqa: E402  (the study, shared)
 import psyphy_numpyro as pn  # noqa: E402
 from psyphy_numpyro.core.gauge import from_free, gauge_fixed_model, principal_frame, to_free  # noqa: E402
 from psyphy_numpyro.core.idata import convergence  # noqa: E402
-from psyphy_numpyro.core.readouts import reference_grid  # noqa: E402
+from psyphy_numpyro.core.readouts import covariance_entries, reference_grid  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -260,7 +260,7 @@ def summarize(name, model, scale, frame, result, args):
     C, D = free.shape[:2]
     W = np.asarray(jax.vmap(lambda f: from_free(f, scale, frame)[0])(
         jnp.asarray(free.reshape(C * D, -1)))).reshape(C, D, *scale.shape)
-    draws = {"W": W, **nuts_full.sigma_quantities(model, W, reference_grid(5))}
+    draws = {"W": W, **covariance_entries(model, {"W": W}, reference_grid(5))}
     ess, rhat = convergence(draws)  # over the entries that move (not the gauge's zeros)
     rate = ess / steps.sum()
     return {"name": name, "warm_grads": int(warm_steps.sum()),

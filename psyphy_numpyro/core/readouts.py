@@ -672,16 +672,52 @@ def covariance_field(model: Any, params: dict, points: Any) -> np.ndarray:
     return np.asarray(jax.vmap(one)(value) if stacked else one(value))
 
 
-def reference_grid(n: int = 5, margin: float = 0.2) -> np.ndarray:
-    """An ``n x n`` grid of references in ``[-1 + margin, 1 - margin]^2``.
+def covariance_entries(model: Any, draws: dict, points: Any) -> dict[str, np.ndarray]:
+    r"""The distinct entries of :math:`\Sigma(x)` at ``points``, per chain and draw.
+
+    Parameters
+    ----------
+    model
+        A WPPM.
+    draws
+        Posterior draws grouped by chain, holding the model's parameter site
+        with shape ``(num_chains, num_draws, ...)``.
+    points
+        Stimuli, shape ``(num_points, input_dim)``.
+
+    Returns
+    -------
+    dict
+        ``"Sigma11"``, ``"Sigma12"``, ... (entry ``(a, b)``, ``a <= b``,
+        counted from 1), each of shape ``(num_chains, num_draws, num_points)``.
+    """
+    site = model.prior.site
+    if site not in draws:
+        raise ValueError(f"draws must hold the site {site!r}, got {sorted(draws)}.")
+    value = np.asarray(draws[site])
+    if value.ndim != len(model.prior.shape) + 2 or value.shape[2:] != model.prior.shape:
+        raise ValueError(f"draws[{site!r}] must have shape (num_chains, num_draws, "
+                         f"*{model.prior.shape}), got {value.shape}.")
+    C, D = value.shape[:2]
+    sigma = covariance_field(model, {site: value.reshape((C * D,) + value.shape[2:])},
+                             points)
+    d = model.input_dim
+    return {f"Sigma{a + 1}{b + 1}": sigma[..., a, b].reshape(C, D, -1)
+            for a in range(d) for b in range(a, d)}
+
+
+def reference_grid(n: int = 5, margin: float = 0.2, input_dim: int = 2) -> np.ndarray:
+    """An ``n x ... x n`` grid of references in ``[-1 + margin, 1 - margin]^input_dim``.
 
     Returns
     -------
     np.ndarray
-        Shape ``(n * n, 2)``; the first coordinate varies fastest.
+        Shape ``(n ** input_dim, input_dim)``; the first coordinate varies
+        fastest.
     """
     n = check.positive_int("n", n)
     margin = check.unit_interval("margin", margin)
+    input_dim = check.positive_int("input_dim", input_dim)
     g = np.linspace(-1.0 + margin, 1.0 - margin, n) if n > 1 else np.zeros(1)
-    x, y = np.meshgrid(g, g)
-    return np.stack([x.ravel(), y.ravel()], axis=-1)
+    axes = np.meshgrid(*[g] * input_dim, indexing="ij")  # the last varies fastest
+    return np.stack([a.ravel() for a in axes[::-1]], axis=-1)

@@ -1,5 +1,7 @@
 """Closed-form threshold contours against a numerical search along each direction."""
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,6 +10,7 @@ from scipy.optimize import brentq
 
 import psyphy_numpyro as pn
 from psyphy_numpyro.core.readouts import (
+    covariance_entries,
     covariance_field,
     find_thresholds,
     fit_ellipse,
@@ -302,6 +305,43 @@ def test_covariance_field_of_the_mvp_is_constant(mvp_model, seed_truth):
                                rtol=1e-6)
     with pytest.raises(ValueError, match="shape"):
         covariance_field(mvp_model, seed_truth, np.zeros((5, 3)))
+
+
+def test_reference_grid_in_three_dimensions_enumerates_the_product():
+    grid = reference_grid(3, margin=0.2, input_dim=3)
+    axis = np.linspace(-0.8, 0.8, 3)
+    # every point of the product once, the first coordinate varying fastest
+    want = [point[::-1] for point in itertools.product(axis, repeat=3)]
+    np.testing.assert_allclose(grid, want)
+    with pytest.raises(ValueError, match="input_dim"):
+        reference_grid(3, input_dim=0)
+
+
+def test_covariance_entries_per_chain_and_draw(full, mvp_model):
+    model, params = full
+    grid = reference_grid(3)
+    eps = model.diag_term * np.eye(2)  # Sigma = U U^T + eps I, U linear in W
+    base = covariance_field(model, params, grid) - eps
+    scales = np.array([[1.0, 2.0, 0.5], [3.0, 1.5, 0.25]])
+    draws = {"W": scales[..., None, None, None, None] * np.asarray(params["W"])}
+    entries = covariance_entries(model, draws, grid)
+    assert sorted(entries) == ["Sigma11", "Sigma12", "Sigma22"]
+    for name, a, b in (("Sigma11", 0, 0), ("Sigma12", 0, 1), ("Sigma22", 1, 1)):
+        assert entries[name].shape == (2, 3, 9)
+        np.testing.assert_allclose(entries[name], scales[..., None] ** 2
+                                   * base[:, a, b] + eps[a, b], rtol=1e-5)
+    # the MVP: Sigma = diag(exp(log_diag)) at every point
+    log_diag = np.random.default_rng(0).normal(size=(2, 4, 2))
+    mvp = covariance_entries(mvp_model, {"log_diag": log_diag}, grid)
+    np.testing.assert_allclose(mvp["Sigma11"], np.exp(log_diag[..., :1]).repeat(9, -1),
+                               rtol=1e-5)
+    np.testing.assert_allclose(mvp["Sigma22"], np.exp(log_diag[..., 1:]).repeat(9, -1),
+                               rtol=1e-5)
+    np.testing.assert_array_equal(mvp["Sigma12"], 0.0)
+    with pytest.raises(ValueError, match="must hold the site 'W'"):
+        covariance_entries(model, {"log_diag": log_diag}, grid)
+    with pytest.raises(ValueError, match=r"num_chains, num_draws"):
+        covariance_entries(model, {"W": np.asarray(params["W"])[None]}, grid)
 
 
 def test_full_criterion_must_lie_below_the_tasks_clip():
