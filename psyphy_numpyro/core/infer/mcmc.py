@@ -13,7 +13,7 @@ import io
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -120,7 +120,7 @@ class StoppedRun(NamedTuple):
     draws: dict
     #: :data:`SAMPLE_STATS_FIELDS` by chain, ``(num_chains, num_draws)``.
     extra_fields: dict
-    #: Least bulk ESS and largest R-hat over the draws' moving entries.
+    #: Least bulk ESS and largest R-hat over the moving entries the bars watched.
     convergence: Convergence
     #: Whether ``convergence`` met the bars (False: it stopped at ``max_samples``).
     met: bool
@@ -141,6 +141,7 @@ def run_nuts_until(
     target_accept_prob: float = 0.8,
     dense_mass: bool = False,
     progress_bar: bool = True,
+    watch: Callable[[dict], Mapping[str, Any]] | None = None,
     **model_kwargs: Any,
 ) -> StoppedRun:
     """Sample with NUTS until every entry reaches a bulk ESS and R-hat bar.
@@ -148,7 +149,8 @@ def run_nuts_until(
     The run is :func:`run_nuts` with ``check_every`` kept draws per chain,
     continued (warm-up done, the same adapted step size and mass matrix) in
     blocks of ``check_every`` draws until the least bulk ESS over every
-    moving entry of every recorded site is at least ``min_ess`` and the
+    moving entry of every recorded site (or of what ``watch`` makes of
+    them) is at least ``min_ess`` and the
     largest R-hat at most ``max_rhat`` (:func:`~psyphy_numpyro.core.idata.convergence`),
     or ``max_samples`` draws per chain are kept. The draws are those of one
     uninterrupted run of the same length. Only identified sites should be
@@ -168,7 +170,16 @@ def run_nuts_until(
         Warm-up iterations and the most kept draws per chain.
     num_chains
         At least 2: R-hat compares chains.
+    watch
+        The quantities the bars apply to, as a function of the draws so far
+        (each site ``(num_chains, num_draws, ...)``) returning arrays of the
+        same leading shape, e.g. a covariance field
+        (:func:`~psyphy_numpyro.core.readouts.covariance_entries`). Default
+        None: the draws themselves.
     """
+    if watch is not None and not callable(watch):
+        raise TypeError(f"watch must be a function of the draws or None, got "
+                        f"{type(watch).__name__}.")
     min_ess, max_rhat, check_every = check_stopping(min_ess, max_rhat, check_every,
                                                      max_samples, num_chains)
     mcmc = run_nuts(rng_key, model, *model_args, num_warmup=num_warmup,
@@ -184,7 +195,7 @@ def run_nuts_until(
                        {name: fields[name] for name in SAMPLE_STATS_FIELDS}))
         draws, fields = (jax.tree.map(lambda *x: np.concatenate(x, axis=1), *part)
                          for part in zip(*blocks))
-        reached = convergence(draws)
+        reached = convergence(draws if watch is None else watch(draws))
         met = reached.meets(min_ess, max_rhat)
         kept = len(blocks) * check_every
         if progress_bar:

@@ -132,6 +132,35 @@ def test_a_run_to_a_bar_continues_one_run_and_stops_at_the_first_check_that_meet
         assert ess < 300 or rhat > 1.01
 
 
+def test_a_run_to_a_bar_applies_it_to_what_watch_returns(mvp_model, seed_data):
+    from psyphy_numpyro.core.infer.mcmc import run_nuts_until
+
+    trials = mvp_model.trials(seed_data)
+    args = (mvp_model.numpyro_model, trials.ref, trials.probe, trials.responses)
+    seen = []
+
+    def first_dimension(draws):  # the bar watches log_diag[0] only
+        seen.append(draws["log_diag"].shape)
+        return {"x": draws["log_diag"][..., 0]}
+
+    stopped = run_nuts_until(jax.random.PRNGKey(2), *args, min_ess=300, check_every=25,
+                             max_samples=1000, num_warmup=100, num_chains=2,
+                             progress_bar=False, watch=first_dimension)
+    kept = stopped.draws["log_diag"].shape[1]
+    assert stopped.met and seen == [(2, n, 2) for n in range(25, kept + 1, 25)]
+    x = np.asarray(stopped.draws["log_diag"][..., 0])
+
+    def figures(n):  # ArviZ on the first n draws per chain of log_diag[0]
+        data = az.convert_to_dataset({"x": x[:, :n]})
+        return (float(az.ess(data, method="bulk")["x"].min()),
+                float(az.rhat(data)["x"].max()))
+
+    assert stopped.convergence == pytest.approx(figures(kept))
+    for n in range(25, kept, 25):  # every earlier check fell short on log_diag[0]
+        ess, rhat = figures(n)
+        assert ess < 300 or rhat > 1.01
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"min_ess": 0}, "min_ess"),
     ({"max_rhat": 1.0}, "max_rhat"),
@@ -139,6 +168,7 @@ def test_a_run_to_a_bar_continues_one_run_and_stops_at_the_first_check_that_meet
     ({"max_samples": 50}, "multiple of check_every"),
     ({"num_chains": 1}, "num_chains >= 2"),
     ({"num_warmup": -1}, "num_warmup"),
+    ({"watch": "field"}, "watch must be a function"),
 ])
 def test_a_run_to_a_bar_refuses_bad_settings_before_compiling(kwargs, match, mvp_model,
                                                               no_compilation):
@@ -147,5 +177,5 @@ def test_a_run_to_a_bar_refuses_bad_settings_before_compiling(kwargs, match, mvp
     settings = dict(min_ess=100, check_every=20, num_warmup=10, max_samples=100,
                     progress_bar=False) | kwargs
     key = jax.random.PRNGKey(0)
-    with no_compilation(), pytest.raises(ValueError, match=match):
+    with no_compilation(), pytest.raises((ValueError, TypeError), match=match):
         run_nuts_until(key, mvp_model.numpyro_model, **settings)
