@@ -33,12 +33,15 @@ from psyphy_numpyro.core.infer.progress import (
 )
 from psyphy_numpyro.core.infer.laplace_basis import laplace_chains
 from psyphy_numpyro.core.lapse import lapse_chain_starts, unconstrain_lapse
+from psyphy_numpyro.core.readouts import covariance_entries, reference_grid
 from psyphy_numpyro.core.spec import quadrature_misfit
 from psyphy_numpyro.inference.base import InferenceEngine
 from psyphy_numpyro.posterior.mcmc import NUTSPosterior
 
 #: What ``NUTSSampler(precondition=...)`` accepts.
 PRECONDITIONS = (None, "laplace")
+#: What ``NUTSSampler(watch=...)`` accepts.
+WATCHES = ("parameters", "field")
 
 #: Seconds beyond which a run with a Monte Carlo estimator warns even when no
 #: deterministic rule applies to the model.
@@ -94,7 +97,7 @@ def announce_run(fitter: str, model: Any, switched: bool, numpyro_model: Any,
 
 
 class NUTSSampler(InferenceEngine):
-    """Sample a WPPM's posterior with NUTS.
+    r"""Sample a WPPM's posterior with NUTS.
 
     Parameters
     ----------
@@ -123,9 +126,15 @@ class NUTSSampler(InferenceEngine):
         ``num_samples``; :func:`~psyphy_numpyro.core.infer.mcmc.run_nuts_until`),
         and warns if ``num_samples`` draws per chain did not get there. The
         draws are those of a run of fixed length that ends at the stop. Needs
-        2 chains or more, and for the full WPPM the rotation fixed (``W``'s
-        entries are identified only then). Default None: ``num_samples``
-        draws.
+        2 chains or more, and for the full WPPM with ``watch="parameters"``
+        the rotation fixed (``W``'s entries are identified only then).
+        Default None: ``num_samples`` draws.
+    watch
+        What ``min_ess`` and ``max_rhat`` apply to: ``"parameters"``
+        (default), every sampled entry; ``"field"``, the distinct entries of
+        :math:`\Sigma(x)` at :func:`~psyphy_numpyro.core.readouts.reference_grid`'s
+        5 points per dimension, what threshold readouts are made of
+        (rotation-invariant, so any ``fix_rotations`` will do).
     precondition
         ``"laplace"``: sample in the eigenbasis of the Laplace approximation
         at the mode (found by L-BFGS from ``init_params``, which it needs), a
@@ -165,12 +174,19 @@ class NUTSSampler(InferenceEngine):
         max_rhat: float = 1.01,
         check_every: int = 100,
         precondition: str | None = None,
+        watch: str = "parameters",
     ) -> None:
         if not (precondition is None or isinstance(precondition, str)
                 and precondition in PRECONDITIONS):
             raise ValueError(f"precondition must be one of {PRECONDITIONS}, got "
                              f"{precondition!r}.")
         self.precondition = precondition
+        if not (isinstance(watch, str) and watch in WATCHES):
+            raise ValueError(f"watch must be one of {WATCHES}, got {watch!r}.")
+        if watch != "parameters" and min_ess is None:
+            raise ValueError(f"watch={watch!r} names what min_ess applies to; set "
+                             "min_ess too.")
+        self.watch = watch
         self.fix_rotations = None if fix_rotations is None else bool(fix_rotations)
         self._keep_run_settings(seed=seed, progress_bar=progress_bar,
                                 num_chains=num_chains, num_warmup=num_warmup)
@@ -207,10 +223,12 @@ class NUTSSampler(InferenceEngine):
                              "rotation symmetry.")
         fix_rotations = (can_fix_rotation(given.prior) if self.fix_rotations is None
                          else self.fix_rotations)
-        if self.min_ess is not None and not given.is_mvp and not fix_rotations:
+        if (self.min_ess is not None and self.watch == "parameters"
+                and not given.is_mvp and not fix_rotations):
             raise ValueError("min_ess needs the full WPPM's rotation fixed "
-                             "(fix_rotations=True): with it free, W's entries are not "
-                             "identified and never reach an ESS bar.")
+                             "(fix_rotations=True) or watch='field': with the rotation "
+                             "free, W's entries are not identified and never reach an "
+                             "ESS bar.")
         if self.precondition == "laplace":
             if init_params is None:
                 raise ValueError('precondition="laplace" needs init_params (e.g. a MAP '
@@ -259,10 +277,13 @@ class NUTSSampler(InferenceEngine):
                             num_samples=self.num_samples, **run)
             posterior = NUTSPosterior.from_mcmc(mcmc, model, trials, model_kwargs)
         else:
+            grid = reference_grid(5, input_dim=model.input_dim)
+            watch = (None if self.watch == "parameters" else
+                     lambda draws: covariance_entries(model, draws, grid))
             stopped = run_nuts_until(keys.run, numpyro_model, *trials,
                                      min_ess=self.min_ess, max_rhat=self.max_rhat,
                                      check_every=self.check_every,
-                                     max_samples=self.num_samples, **run)
+                                     max_samples=self.num_samples, watch=watch, **run)
             posterior = NUTSPosterior(stopped.draws, stopped.extra_fields, model, trials,
                                       model_kwargs)
             if not stopped.met:
@@ -270,6 +291,7 @@ class NUTSSampler(InferenceEngine):
                 warnings.warn(
                     f"NUTS kept num_samples={self.num_samples} draws per chain without "
                     f"reaching min_ess={self.min_ess:g} and max_rhat={self.max_rhat:g} "
+                    f"on the {self.watch} "
                     f"(least bulk ESS {reached.least_ess:.0f}, largest R-hat "
                     f"{reached.largest_rhat:.3f}); raise num_samples to run longer.",
                     RuntimeWarning,

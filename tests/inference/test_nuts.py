@@ -68,6 +68,8 @@ def test_nuts_starts_from_a_map_fit_and_samples_protocol(mvp_model, seed_data):
         ({"min_ess": 400, "num_chains": 1}, "num_chains >= 2"),
         ({"precondition": "dense"}, "precondition must be one of"),
         ({"precondition": ["laplace"]}, "precondition must be one of"),
+        ({"min_ess": 400, "watch": "W"}, "watch must be one of"),
+        ({"watch": "field"}, "set min_ess too"),
     ],
 )
 def test_nuts_sampler_rejects_bad_settings(kwargs, match):
@@ -227,7 +229,8 @@ def test_nuts_short_of_its_ess_bar_warns_with_the_figures(mvp_model, seed_data):
     sampler = pn.NUTSSampler(num_warmup=20, num_samples=40, num_chains=2,
                              progress_bar=False, min_ess=1e6, check_every=20)
     with pytest.warns(RuntimeWarning, match=r"num_samples=40 draws per chain without "
-                      r"reaching min_ess=1e\+06 and max_rhat=1.01 \(least bulk ESS"):
+                      r"reaching min_ess=1e\+06 and max_rhat=1.01 on the parameters "
+                      r"\(least bulk ESS"):
         post = sampler.fit(mvp_model, seed_data)
     assert post.draws["log_diag"].shape == (2, 40, 2)
     assert post.extra_fields["num_steps"].shape == (2, 40)
@@ -267,6 +270,34 @@ def test_an_ess_bar_needs_the_full_wppm_rotation_fixed(no_compilation):
     data = full_data(model)
     with no_compilation(), pytest.raises(ValueError, match="fix_rotations=True"):
         sampler.fit(model, data)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:NUTS had")  # a short warm-up: the bar's mechanics
+def test_an_ess_bar_on_the_field_needs_no_fixed_rotation():
+    # Sigma(x) is rotation-invariant, so the bar on the field is met with the
+    # rotation free, where W's entries are not identified
+    model = pn.WPPM(pn.Prior(input_dim=2, basis_degree=1))
+    sampler = pn.NUTSSampler(num_warmup=100, num_samples=1000, num_chains=2, seed=1,
+                             progress_bar=False, fix_rotations=False, min_ess=100,
+                             max_rhat=1.05, check_every=25, watch="field")
+    post = sampler.fit(model, full_data(model),  # warnings are errors: the bar was met
+                       init_params=model.init_params(jax.random.PRNGKey(1)))
+    assert post.num_draws < 1000 and post.num_draws % 25 == 0
+    W = np.asarray(post.draws["W"])
+    grid = pn.reference_grid(5)
+
+    def least_and_largest(n):  # ArviZ on Sigma(x) of the first n draws per chain
+        sigma = pn.covariance_field(model, {"W": W[:, :n].reshape(-1, *W.shape[2:])},
+                                    grid).reshape(2, n, -1)
+        data = az.convert_to_dataset({"sigma": sigma})
+        return (float(az.ess(data, method="bulk")["sigma"].min()),
+                float(az.rhat(data)["sigma"].max()))
+
+    ess, rhat = least_and_largest(post.num_draws)
+    assert ess >= 100 and rhat <= 1.05
+    ess, rhat = least_and_largest(post.num_draws - 25)  # the check before fell short
+    assert ess < 100 or rhat > 1.05
 
 
 def test_a_run_to_an_ess_bar_announces_the_most_iterations_it_may_take(capsys,
