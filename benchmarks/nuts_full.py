@@ -39,7 +39,8 @@ simulated from one known field drawn from the prior. Steps:
 6. With ``--min-ess``, before the main run, the same run with
    ``NUTSSampler(min_ess=...)`` (so that it pays for any compilation the two
    share): the same warm-up and draws, stopped at the first check (every
-   ``--check-every`` draws per chain) where every sampled entry has bulk ESS
+   ``--check-every`` draws per chain) where every sampled entry (with
+   ``--watch field``, every Sigma(x) entry at the 5 x 5 grid) has bulk ESS
    >= the bar and R-hat <= 1.01, printed beside the main run with the ratios
    of wall time, CPU time and least ESS per second.
 
@@ -203,6 +204,7 @@ def run_nuts(model, data, init, args, *, dense: bool, warmup: int, samples: int,
                              progress_bar=args.progress,
                              fix_rotations=args.fix_rotations, min_ess=min_ess,
                              check_every=args.check_every,
+                             watch="parameters" if min_ess is None else args.watch,
                              precondition=None if plain else args.precondition)
     start, cpu = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
@@ -328,6 +330,9 @@ def parse_args(argv):
                    "(NUTSSampler(min_ess=...), --samples draws at most), side by side")
     p.add_argument("--check-every", type=int, default=50,
                    help="draws per chain between the checks of --min-ess")
+    p.add_argument("--watch", choices=("parameters", "field"), default="parameters",
+                   help="what --min-ess applies to (NUTSSampler(watch=...)): every "
+                   "sampled entry, or Sigma(x) at the 5 x 5 grid")
     p.add_argument("--platforms", default="all",
                    help="cpu, gpu, ... comma-separated: the main run on each "
                    "(default: every platform present)")
@@ -466,8 +471,8 @@ def main(argv=None) -> int:
               f"ESS per 1,000 kept gradients x{ratio['ess_min_per_1000_gradients']:.2f}, "
               f"per second x{ratio['ess_min_per_s']:.2f}", flush=True)
     if stopped is not None:
-        print(format_run(f"stopped at bulk ESS >= {args.min_ess:g}, R-hat <= 1.01",
-                         stopped), flush=True)
+        print(format_run(f"stopped at bulk ESS >= {args.min_ess:g}, R-hat <= 1.01 on "
+                         f"the {args.watch}", stopped), flush=True)
         print(f"   against the main run: {stopped['samples']} of {args.samples} draws "
               f"per chain, wall time x{stopped['seconds'] / main_run['seconds']:.2f}, "
               f"CPU time x{stopped['cpu_seconds'] / main_run['cpu_seconds']:.2f}, "
