@@ -289,7 +289,7 @@ def test_an_ess_bar_on_the_field_needs_no_fixed_rotation():
 
     def least_and_largest(n):  # ArviZ on Sigma(x) of the first n draws per chain
         sigma = pn.covariance_field(model, {"W": W[:, :n].reshape(-1, *W.shape[2:])},
-                                    grid).reshape(2, n, -1)
+                                    grid).reshape(2, n, -1).astype(np.float64)
         data = az.convert_to_dataset({"sigma": sigma})
         return (float(az.ess(data, method="bulk")["sigma"].min()),
                 float(az.rhat(data)["sigma"].max()))

@@ -143,12 +143,12 @@ def test_a_run_to_a_bar_applies_it_to_what_watch_returns(mvp_model, seed_data):
         seen.append(draws["log_diag"].shape)
         return {"x": draws["log_diag"][..., 0]}
 
-    stopped = run_nuts_until(jax.random.PRNGKey(2), *args, min_ess=300, check_every=25,
-                             max_samples=1000, num_warmup=100, num_chains=2,
+    stopped = run_nuts_until(jax.random.PRNGKey(2), *args, min_ess=150, check_every=25,
+                             max_samples=500, num_warmup=100, num_chains=2,
                              progress_bar=False, watch=first_dimension)
     kept = stopped.draws["log_diag"].shape[1]
     assert stopped.met and seen == [(2, n, 2) for n in range(25, kept + 1, 25)]
-    x = np.asarray(stopped.draws["log_diag"][..., 0])
+    x = np.asarray(stopped.draws["log_diag"][..., 0], dtype=np.float64)
 
     def figures(n):  # ArviZ on the first n draws per chain of log_diag[0]
         data = az.convert_to_dataset({"x": x[:, :n]})
@@ -158,7 +158,7 @@ def test_a_run_to_a_bar_applies_it_to_what_watch_returns(mvp_model, seed_data):
     assert stopped.convergence == pytest.approx(figures(kept))
     for n in range(25, kept, 25):  # every earlier check fell short on log_diag[0]
         ess, rhat = figures(n)
-        assert ess < 300 or rhat > 1.01
+        assert ess < 150 or rhat > 1.01
 
 
 @pytest.mark.parametrize("kwargs, match", [
