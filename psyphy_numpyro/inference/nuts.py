@@ -277,9 +277,10 @@ class NUTSSampler(InferenceEngine):
                             num_samples=self.num_samples, **run)
             posterior = NUTSPosterior.from_mcmc(mcmc, model, trials, model_kwargs)
         else:
-            grid = reference_grid(5, input_dim=model.input_dim)
-            watch = (None if self.watch == "parameters" else
-                     lambda draws: covariance_entries(model, draws, grid))
+            watch = None
+            if self.watch == "field":
+                grid = reference_grid(5, input_dim=model.input_dim)
+                watch = lambda draws: covariance_entries(model, draws, grid)  # noqa: E731
             stopped = run_nuts_until(keys.run, numpyro_model, *trials,
                                      min_ess=self.min_ess, max_rhat=self.max_rhat,
                                      check_every=self.check_every,
